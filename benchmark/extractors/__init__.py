@@ -1,0 +1,1 @@
+"""Feature extractors: uint8 images in, pool / spatial / logits features out."""

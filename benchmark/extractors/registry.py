@@ -1,0 +1,41 @@
+"""Explicit registry of feature extractors: name -> factory(options) -> FeatureExtractor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from benchmark.errors import InputError
+from benchmark.extractors.base import ExtractorOptions, FeatureExtractor
+
+Factory = Callable[[ExtractorOptions], FeatureExtractor]
+
+
+@dataclass(frozen=True)
+class ExtractorEntry:
+    name: str
+    factory: Factory
+    summary: str
+
+
+def _entries() -> dict[str, ExtractorEntry]:
+    # Imported here so that `import benchmark` stays cheap; each module exposes NAME, SUMMARY and build().
+    from benchmark.extractors import random_cnn
+
+    entries = [
+        ExtractorEntry(random_cnn.NAME, random_cnn.build, random_cnn.SUMMARY),
+    ]
+    return {e.name: e for e in entries}
+
+
+def extractor_names() -> list[str]:
+    """Names accepted by `--extractor`."""
+    return sorted(_entries())
+
+
+def build_extractor(name: str, options: ExtractorOptions) -> FeatureExtractor:
+    """Build the extractor registered under `name`."""
+    entries = _entries()
+    if name not in entries:
+        raise InputError(f"unknown feature extractor {name!r}; choose one of: {', '.join(sorted(entries))}")
+    return entries[name].factory(options)
