@@ -1,0 +1,127 @@
+"""Diffusion process configuration: schedule, parameterisation, variance and loss (ADM / iDDPM settings)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, fields
+from typing import Any
+
+from benchmark.errors import InputError
+
+
+class Schedule(enum.Enum):
+    """Noise schedule of the base (1000-step style) process."""
+
+    LINEAR = "linear"  # Ho et al. 2020, scaled to any number of steps
+    COSINE = "cosine"  # Nichol & Dhariwal 2021 (iDDPM), max beta 0.999
+
+
+class MeanType(enum.Enum):
+    """What the model predicts for the mean."""
+
+    PREVIOUS_X = "previous_x"  # x_{t-1}
+    START_X = "start_x"  # x_0
+    EPSILON = "epsilon"  # the noise
+
+
+class VarianceType(enum.Enum):
+    """How the reverse-process variance Sigma_theta is chosen."""
+
+    LEARNED = "learned"  # the model outputs log-variance directly
+    FIXED_SMALL = "fixed_small"  # posterior variance beta~_t
+    FIXED_LARGE = "fixed_large"  # beta_t
+    LEARNED_RANGE = "learned_range"  # iDDPM: interpolate log beta~_t .. log beta_t with v in [-1, 1]
+
+    @property
+    def is_learned(self) -> bool:
+        """True when the model outputs 2*C channels (mean part + variance part)."""
+        return self in (VarianceType.LEARNED, VarianceType.LEARNED_RANGE)
+
+
+class LossType(enum.Enum):
+    """Training objective."""
+
+    MSE = "mse"  # L_simple (+ the single-step vb term when the variance is learned)
+    RESCALED_MSE = "rescaled_mse"  # L_simple + lambda * T * L_t (iDDPM L_hybrid for any T)
+    KL = "kl"  # one term of the variational bound
+    RESCALED_KL = "rescaled_kl"  # T * one term: an estimate of the whole bound
+
+    def is_vb(self) -> bool:
+        """True for the pure variational-bound objectives."""
+        return self in (LossType.KL, LossType.RESCALED_KL)
+
+
+_ENUM_FIELDS: dict[str, type[enum.Enum]] = {
+    "schedule": Schedule,
+    "mean_type": MeanType,
+    "variance_type": VarianceType,
+    "loss_type": LossType,
+}
+
+
+#----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """One Gaussian diffusion process; the defaults are the ADM ImageNet-128 setting (learned range, hybrid loss).
+
+    `timestep_respacing` follows the reference syntax: "" (all steps), "250" (evenly strided), "ddim25"
+    (integer DDIM stride) or section counts "90,60,60,20,20". `kept_timesteps()` returns the parsed steps.
+    """
+
+    steps: int = 1000
+    schedule: Schedule = Schedule.LINEAR
+    mean_type: MeanType = MeanType.EPSILON
+    variance_type: VarianceType = VarianceType.LEARNED_RANGE
+    loss_type: LossType = LossType.MSE
+    lambda_vlb: float = 0.001  # L_hybrid = L_simple + lambda * L_vlb (iDDPM Eq. 16)
+    rescale_timesteps: bool = False  # feed the model t * 1000 / T as a float
+    timestep_respacing: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
+            raise InputError(f"diffusion steps must be a positive integer, got {self.steps!r}")
+        for name, kind in _ENUM_FIELDS.items():
+            if not isinstance(getattr(self, name), kind):
+                raise InputError(f"diffusion {name} must be a {kind.__name__}, got {getattr(self, name)!r}")
+        if not isinstance(self.lambda_vlb, (int, float)) or isinstance(self.lambda_vlb, bool) or not self.lambda_vlb >= 0:
+            raise InputError(f"diffusion lambda_vlb must be a non-negative number, got {self.lambda_vlb!r}")
+        if not isinstance(self.rescale_timesteps, bool):
+            raise InputError(f"diffusion rescale_timesteps must be a bool, got {self.rescale_timesteps!r}")
+        if not isinstance(self.timestep_respacing, str):
+            raise InputError(f"diffusion timestep_respacing must be a string, got {self.timestep_respacing!r}")
+        self.kept_timesteps()  # validates the respacing string
+
+    def kept_timesteps(self) -> tuple[int, ...]:
+        """Sorted original-schedule timesteps kept by `timestep_respacing` (all of them when it is empty)."""
+        from benchmark.diffusion.schedules import space_timesteps
+
+        return space_timesteps(self.steps, self.timestep_respacing or str(self.steps))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (enums as their string values)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = value.value if isinstance(value, enum.Enum) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], path: str | None = None) -> DiffusionConfig:
+        """Inverse of `to_dict`; unknown keys and unknown enum values are an InputError."""
+        known = {f.name for f in fields(cls)}
+        for key in data:
+            if key not in known:
+                raise InputError(f"unknown diffusion config key {key!r}; expected one of {sorted(known)}", path)
+        values: dict[str, Any] = dict(data)
+        for name, kind in _ENUM_FIELDS.items():
+            if name in values and not isinstance(values[name], kind):
+                choices = [m.value for m in kind]
+                try:
+                    values[name] = kind(values[name])
+                except ValueError:
+                    raise InputError(f"diffusion {name} {values[name]!r} is not one of {choices}", path) from None
+        try:
+            return cls(**values)
+        except InputError as err:
+            raise InputError(str(err), path) from None
