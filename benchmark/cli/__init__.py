@@ -42,6 +42,7 @@ def _register() -> None:
 
     main.add_command(evaluate_cmd.evaluate)
     main.add_command(evaluate_cmd.demo)
+    main.add_command(evaluate_cmd.list_extractors)
     main.add_command(perf_cmd.perf)
 
 

@@ -31,7 +31,7 @@ def _make_weights(seed: int) -> dict[str, np.ndarray]:
         std = np.sqrt(2.0 / (cin * 9))
         weights[f"conv{i}.weight"] = (rng.standard_normal((cout, cin, 3, 3)) * std).astype(np.float32)
         weights[f"conv{i}.bias"] = (rng.standard_normal(cout) * 0.1).astype(np.float32)
-    weights["fc.weight"] = (rng.standard_normal((_NUM_CLASSES, _WIDTHS[-1])) / np.sqrt(_WIDTHS[-1])).astype(np.float32)
+    weights["fc.weight"] = (rng.standard_normal((_NUM_CLASSES, _WIDTHS[-1])) * 8.0 / np.sqrt(_WIDTHS[-1])).astype(np.float32)
     return weights
 
 

@@ -33,6 +33,11 @@ def extractor_names() -> list[str]:
     return sorted(_entries())
 
 
+def extractor_summaries() -> list[tuple[str, str]]:
+    """(name, one-line summary) of every registered extractor."""
+    return [(e.name, e.summary) for e in sorted(_entries().values(), key=lambda e: e.name)]
+
+
 def build_extractor(name: str, options: ExtractorOptions) -> FeatureExtractor:
     """Build the extractor registered under `name`."""
     entries = _entries()

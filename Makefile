@@ -1,0 +1,31 @@
+# admbench: `make reproduce` runs the main job, `make test` the test suite; both create/use .venv themselves.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: reproduce test demo perf clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	@# CPU build of torch first, so that the loose range in pyproject needs nothing more.
+	$(PY) -m pip install -q "$(TORCH_SPEC)" || $(PY) -m pip install -q --index-url https://download.pytorch.org/whl/cpu torch
+	$(PY) -m pip install -q -e ".[dev,tf]"
+	@# Fashion-MNIST from Debian where possible (the runners also read $$ADMBENCH_DATA or download it).
+	@if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		(apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) >/dev/null 2>&1 || true; fi
+	@touch $(STAMP)
+
+reproduce: $(STAMP)
+	$(PY) cli.py demo --out demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+perf: $(STAMP)
+	$(PY) cli.py perf
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache

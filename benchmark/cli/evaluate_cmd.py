@@ -1,0 +1,160 @@
+"""`admbench evaluate` and `admbench demo`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+
+
+def default_cache_dir() -> Path:
+    """`$ADMBENCH_CACHE`, else ~/.cache/admbench."""
+    env = os.environ.get("ADMBENCH_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "admbench"
+
+
+def run_evaluation(
+    ref: Path,
+    sample: Path,
+    extractor_name: str,
+    backend: str,
+    inception: Path | None,
+    device: str,
+    batch_size: int,
+    cache_dir: Path | None,
+    use_cache: bool,
+    recompute_ref_stats: bool,
+    pr_exact_fp32: bool,
+    quiet: bool,
+) -> dict:
+    """Build the extractor and evaluate; shared by `evaluate` and `demo`."""
+    from benchmark.distributed import init_from_env
+    from benchmark.evaluation.cache import FeatureCache
+    from benchmark.evaluation.evaluate import EvalSettings, evaluate_archives
+    from benchmark.extractors.base import ExtractorOptions
+    from benchmark.extractors.registry import build_extractor
+    from benchmark.io.npz import inspect_archive
+    from benchmark.progress import make_reporter
+
+    # Validate both archives before any expensive work.
+    inspect_archive(ref)
+    inspect_archive(sample)
+    world = init_from_env(device)
+    if world.size > 1 and device.startswith("cuda"):
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    cache_root = cache_dir or default_cache_dir()
+    options = ExtractorOptions(
+        device=device, batch_size=batch_size, weights_path=inception, cache_dir=cache_root, backend=backend
+    )
+    extractor = build_extractor(extractor_name, options)
+    settings = EvalSettings(
+        batch_size=batch_size,
+        device=device,
+        pr_exact_fp32=pr_exact_fp32,
+        use_stored_ref_stats=not recompute_ref_stats,
+    )
+    cache = FeatureCache(cache_root) if use_cache else None
+    reporter = make_reporter(quiet or not world.is_main)
+    return evaluate_archives(ref, sample, extractor, settings, cache, reporter)
+
+
+def _emit(result: dict, fmt: str, output: Path | None) -> None:
+    from benchmark.evaluation.formatting import render
+    from benchmark.io.atomic import write_text_atomic
+
+    text = render(result, fmt)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_text_atomic(output, text)
+
+
+_common_options = [
+    click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "markdown"]), default="text",
+                 show_default=True, help="Output format."),
+    click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+                 help="Write the result to FILE (atomically) instead of stdout."),
+    click.option("--device", default="cpu", show_default=True, metavar="DEV", help="torch device: cpu, cuda, cuda:1..."),
+    click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="Images per batch."),
+    click.option("--quiet", is_flag=True, help="No progress output."),
+    click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
+                 help="Feature cache and weights directory [default: $ADMBENCH_CACHE or ~/.cache/admbench]."),
+    click.option("--no-cache", is_flag=True, help="Do not read or write the feature cache."),
+]
+
+
+def _with_common(fn):
+    for option in reversed(_common_options):
+        fn = option(fn)
+    return fn
+
+
+@click.command()
+@click.argument("ref", type=click.Path(path_type=Path))
+@click.argument("sample", type=click.Path(path_type=Path))
+@click.option("--extractor", default="inception-v3", show_default=True, metavar="NAME",
+              help="Feature extractor (see `admbench extractors`).")
+@click.option("--backend", type=click.Choice(["torch", "tf"]), default="torch", show_default=True,
+              help="Inception backend: TF-exact PyTorch port, or the TensorFlow graph itself (extra `tf`).")
+@click.option("--inception", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="PATH",
+              help="Inception weights file (.pb, .pth, TorchScript .pt or converted .safetensors) "
+                   "[default: $ADMBENCH_INCEPTION, else the cache directory].")
+@click.option("--recompute-ref-stats", is_flag=True,
+              help="Ignore mu/sigma stored in REF and compute them from REF's images.")
+@click.option("--pr-exact-fp32", is_flag=True,
+              help="Precision/recall distances in exact fp32 instead of the reference's fp16 arithmetic.")
+@_with_common
+def evaluate(
+    ref: Path, sample: Path, extractor: str, backend: str, inception: Path | None, recompute_ref_stats: bool,
+    pr_exact_fp32: bool, fmt: str, output: Path | None, device: str, batch_size: int, quiet: bool,
+    cache_dir: Path | None, no_cache: bool,
+) -> None:
+    """Inception Score, FID, sFID, precision and recall of SAMPLE against REF (.npz archives, `arr_0` uint8 NHWC).
+
+    \b
+    Examples:
+      admbench evaluate VIRTUAL_imagenet256_labeled.npz samples_50000x256x256x3.npz
+      admbench evaluate ref.npz sample.npz --format json --output metrics.json
+      torchrun --nproc_per_node=8 cli.py evaluate ref.npz sample.npz --device cuda
+    """
+    result = run_evaluation(
+        ref, sample, extractor, backend, inception, device, batch_size, cache_dir, not no_cache,
+        recompute_ref_stats, pr_exact_fp32, quiet,
+    )
+    from benchmark.distributed import current_world
+
+    if current_world().is_main:
+        _emit(result, fmt, output)
+
+
+@click.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"), show_default=True,
+              help="Where to write the generated demo archives.")
+@_with_common
+def demo(out: Path, fmt: str, output: Path | None, device: str, batch_size: int, quiet: bool,
+         cache_dir: Path | None, no_cache: bool) -> None:
+    """Generate a small reference/sample archive pair and evaluate it with the random test extractor.
+
+    This shows the whole evaluation path without any download; its numbers are not Inception FID.
+    """
+    from benchmark.evaluation.demo import make_demo_pair
+
+    ref, sample = make_demo_pair(out)
+    result = run_evaluation(
+        ref, sample, "random-cnn-test", "torch", None, device, batch_size, cache_dir or out / "cache",
+        not no_cache, False, False, quiet,
+    )
+    _emit(result, "markdown" if fmt == "text" else fmt, output)
+
+
+@click.command("extractors")
+def list_extractors() -> None:
+    """List the registered feature extractors."""
+    from benchmark.extractors.registry import extractor_summaries
+
+    for name, summary in extractor_summaries():
+        click.echo(f"{name}: {summary}")
+
+

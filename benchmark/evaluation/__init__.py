@@ -1,0 +1,1 @@
+"""The evaluator: archives -> features -> statistics -> metrics (FID, sFID, IS, precision, recall)."""

@@ -1,0 +1,177 @@
+"""Evaluate a sample archive against a reference archive: the paper's five numbers plus full provenance."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmark import __version__
+from benchmark.errors import InputError
+from benchmark.evaluation.cache import FeatureCache
+from benchmark.evaluation.extract import extract_features
+from benchmark.evaluation.metrics import frechet_distance, inception_score, precision_recall, softmax
+from benchmark.evaluation.stats import mean_and_covariance
+from benchmark.extractors.base import FeatureExtractor
+from benchmark.io.npz import ArchiveInfo, inspect_archive, read_small_array
+from benchmark.progress import QuietReporter, Reporter
+
+METRIC_KEYS = ("inception_score", "fid", "sfid", "precision", "recall")
+METRIC_LABELS = {
+    "inception_score": "Inception Score",
+    "fid": "FID",
+    "sfid": "sFID",
+    "precision": "Precision",
+    "recall": "Recall",
+}
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """Everything that changes an evaluation's numbers or its cost."""
+
+    batch_size: int = 64
+    device: str = "cpu"
+    k: int = 3
+    is_split_size: int = 5000
+    pr_block_size: int = 10000
+    pr_exact_fp32: bool = False
+    use_stored_ref_stats: bool = True
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "batch_size": self.batch_size,
+            "device": self.device,
+            "k": self.k,
+            "is_split_size": self.is_split_size,
+            "pr_block_size": self.pr_block_size,
+            "pr_distance_arithmetic": "fp32" if self.pr_exact_fp32 else "fp16 (reference)",
+            "use_stored_ref_stats": self.use_stored_ref_stats,
+        }
+
+
+def _archive_meta(info: ArchiveInfo, cache_hit: bool) -> dict[str, object]:
+    return {
+        "path": str(info.path),
+        "num_images": info.num_images,
+        "resolution": [info.height, info.width],
+        "channels": info.channels,
+        "fingerprint": info.fast_key,
+        "features_from_cache": cache_hit,
+    }
+
+
+def _stored_stats(path: Path, dims: tuple[int, int], extractor_name: str) -> dict[str, np.ndarray]:
+    out = {}
+    for key, dim in (("mu", dims[0]), ("sigma", dims[0]), ("mu_s", dims[1]), ("sigma_s", dims[1])):
+        arr = read_small_array(path, key)
+        expected = (dim,) if key.startswith("mu") else (dim, dim)
+        if arr.shape != expected:
+            raise InputError(
+                f"stored {key} has shape {arr.shape}, but extractor {extractor_name} needs {expected}; the stored "
+                "statistics belong to another feature extractor (use --recompute-ref-stats to ignore them)",
+                path,
+            )
+        if not np.issubdtype(arr.dtype, np.floating):
+            raise InputError(f"stored {key} has dtype {arr.dtype}, expected floating point", path)
+        if not np.isfinite(arr).all():
+            raise InputError(f"stored {key} contains NaN or inf", path)
+        out[key] = arr.astype(np.float64)
+    return out
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of everything that can move a number."""
+    import h5py
+    import scipy
+    import torch
+
+    return {
+        "admbench": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "torch": torch.__version__,
+        "h5py": h5py.__version__,
+    }
+
+
+def evaluate_archives(
+    ref_path: str | Path,
+    sample_path: str | Path,
+    extractor: FeatureExtractor,
+    settings: EvalSettings,
+    cache: FeatureCache | None = None,
+    reporter: Reporter | None = None,
+) -> dict[str, object]:
+    """Compute Inception Score, FID, sFID, precision and recall of SAMPLE against REF.
+
+    FID / sFID use REF's stored `mu, sigma, mu_s, sigma_s` when present (the paper's reference batches hold
+    statistics of the whole training set), else statistics of REF's images. Precision / recall always use
+    REF's images. Returns a JSON-ready dict: the metrics plus everything needed to reproduce them.
+    """
+    reporter = reporter or QuietReporter()
+    ref_path, sample_path = Path(ref_path), Path(sample_path)
+    info = extractor.info
+    # Every check that can fail on the inputs runs before any feature is extracted or cached.
+    ref_info, sample_info = inspect_archive(ref_path), inspect_archive(sample_path)
+    for p, n in ((ref_path, ref_info.num_images), (sample_path, sample_info.num_images)):
+        if n < settings.k + 1:
+            raise InputError(f"holds {n} images; precision/recall with k={settings.k} needs at least {settings.k + 1}", p)
+    stored = None
+    if settings.use_stored_ref_stats and ref_info.stored_stat_keys:
+        missing = sorted(set(("mu", "sigma", "mu_s", "sigma_s")) - set(ref_info.stored_stat_keys))
+        if missing:
+            raise InputError(f"has stored statistics but lacks {', '.join(missing)}", ref_path)
+        stored = _stored_stats(ref_path, (info.pool_dim, info.spatial_dim), info.name)
+
+    ref_feats, ref_info, ref_hit = extract_features(ref_path, extractor, settings.batch_size, cache, reporter)
+    sample_feats, sample_info, sample_hit = extract_features(
+        sample_path, extractor, settings.batch_size, cache, reporter
+    )
+    if stored is not None:
+        ref_stats = (stored["mu"], stored["sigma"])
+        ref_stats_s = (stored["mu_s"], stored["sigma_s"])
+        stats_source = "stored in reference archive (mu, sigma, mu_s, sigma_s)"
+    else:
+        ref_stats = mean_and_covariance(ref_feats.pool)
+        ref_stats_s = mean_and_covariance(ref_feats.spatial)
+        stats_source = f"computed from the reference archive's {ref_info.num_images} images"
+    sample_stats = mean_and_covariance(sample_feats.pool)
+    sample_stats_s = mean_and_covariance(sample_feats.spatial)
+
+    reporter.log("computing metrics")
+    metrics = {
+        "inception_score": inception_score(softmax(sample_feats.logits), settings.is_split_size),
+        "fid": frechet_distance(*sample_stats, *ref_stats, device=settings.device),
+        "sfid": frechet_distance(*sample_stats_s, *ref_stats_s, device=settings.device),
+    }
+    precision, recall = precision_recall(
+        ref_feats.pool,
+        sample_feats.pool,
+        k=settings.k,
+        block_size=settings.pr_block_size,
+        exact_fp32=settings.pr_exact_fp32,
+        device=settings.device,
+    )
+    metrics["precision"] = precision
+    metrics["recall"] = recall
+    return {
+        **metrics,
+        "metric_names": {
+            k: METRIC_LABELS[k] if info.reference_inception else f"{METRIC_LABELS[k]} ({info.name})" for k in METRIC_KEYS
+        },
+        "reference": {**_archive_meta(ref_info, ref_hit), "statistics": stats_source},
+        "sample": _archive_meta(sample_info, sample_hit),
+        "extractor": info.to_dict(),
+        "settings": settings.to_dict(),
+        "definitions": {
+            "fid": "Frechet distance of pool features (eigh route, float64)",
+            "sfid": "Frechet distance of spatial features",
+            "inception_score": f"exp(E KL(p(y|x)||p(y))) of bias-free logits, contiguous splits of {settings.is_split_size}",
+            "precision_recall": f"k-NN manifolds, k={settings.k}, pool features, squared distances, <= radius",
+        },
+        "versions": package_versions(),
+    }

@@ -1,0 +1,234 @@
+"""Metric functions of the paper's evaluator, arrays in and numbers out.
+
+Definitions follow guided-diffusion's `evaluations/evaluator.py` (the evaluator behind every number in the paper):
+FID and sFID are Frechet distances between Gaussian fits of features; IS is exp(E_x KL(p(y|x) || p(y))) over
+contiguous splits of 5000 bias-free softmax outputs; precision / recall are the k-NN manifold estimates of
+Kynkaanniemi et al. (2019) with k = 3, computed with the reference's fp16 distance arithmetic.
+"""
+
+from __future__ import annotations
+
+
+import numpy as np
+import torch
+
+#----------------------------------------------------------------------------
+# Frechet distance (FID, sFID).
+
+
+def _check_stats(mu: np.ndarray, sigma: np.ndarray, which: str) -> tuple[np.ndarray, np.ndarray]:
+    mu = np.atleast_1d(np.asarray(mu, dtype=np.float64))
+    sigma = np.atleast_2d(np.asarray(sigma, dtype=np.float64))
+    if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
+        raise ValueError(f"{which}: mean of shape {mu.shape} and covariance of shape {sigma.shape} do not match")
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        raise ValueError(f"{which}: statistics contain NaN or inf")
+    return mu, sigma
+
+
+def _psd_sqrt(sigma: torch.Tensor) -> torch.Tensor:
+    """Symmetric PSD square root via eigh; tiny negative eigenvalues from rounding are clipped to zero."""
+    evals, evecs = torch.linalg.eigh(sigma)
+    return (evecs * evals.clamp(min=0).sqrt()) @ evecs.T
+
+
+def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, device: str | torch.device = "cpu") -> float:
+    """tr((sigma1 sigma2)^(1/2)) for symmetric PSD matrices, without a general matrix square root.
+
+    With A = sigma1^(1/2), sigma1 sigma2 = A (A sigma2) has the same eigenvalues as (A sigma2) A = A sigma2 A, which
+    is symmetric PSD; so the trace is the sum of square roots of its eigenvalues. Exact for rank-deficient inputs
+    (fewer samples than dimensions), where a Schur-based sqrtm returns complex noise.
+    """
+    s1 = torch.as_tensor(sigma1, dtype=torch.float64, device=device)
+    s2 = torch.as_tensor(sigma2, dtype=torch.float64, device=device)
+    a = _psd_sqrt((s1 + s1.T) / 2)
+    m = a @ ((s2 + s2.T) / 2) @ a
+    evals = torch.linalg.eigvalsh((m + m.T) / 2)
+    return float(evals.clamp(min=0).sqrt().sum())
+
+
+def frechet_distance(
+    mu1: np.ndarray,
+    sigma1: np.ndarray,
+    mu2: np.ndarray,
+    sigma2: np.ndarray,
+    device: str | torch.device = "cpu",
+) -> float:
+    """Frechet distance ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2)) between two Gaussians (float64)."""
+    mu1, sigma1 = _check_stats(mu1, sigma1, "first statistics")
+    mu2, sigma2 = _check_stats(mu2, sigma2, "second statistics")
+    if mu1.shape != mu2.shape:
+        raise ValueError(f"statistics have different dimensions: {mu1.shape[0]} and {mu2.shape[0]}")
+    diff = mu1 - mu2
+    tr_covmean = trace_sqrt_product(sigma1, sigma2, device=device)
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr_covmean)
+
+
+#----------------------------------------------------------------------------
+# Inception Score.
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row softmax in float32 (the reference applies tf.nn.softmax to float32 logits)."""
+    x = np.asarray(logits, dtype=np.float32)
+    x = x - x.max(axis=1, keepdims=True)
+    e = np.exp(x)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def inception_score(probs: np.ndarray, split_size: int = 5000) -> float:
+    """Mean over contiguous splits of exp(mean_i KL(p_i || mean_j p_j)), as the reference evaluator.
+
+    `probs` are softmax outputs of the bias-free logits, in file order (no shuffling); the last split may be
+    shorter. Arithmetic stays in the input's float precision (float32 in the reference).
+    """
+    probs = np.asarray(probs)
+    if probs.ndim != 2 or len(probs) == 0:
+        raise ValueError(f"probabilities must be a non-empty [N, C] array, got shape {probs.shape}")
+    if split_size < 1:
+        raise ValueError("split_size must be positive")
+    scores = []
+    for start in range(0, len(probs), split_size):
+        part = probs[start : start + split_size]
+        kl = part * (np.log(part) - np.log(np.mean(part, axis=0, keepdims=True)))
+        scores.append(np.exp(np.mean(np.sum(kl, axis=1))))
+    return float(np.mean(scores))
+
+
+#----------------------------------------------------------------------------
+# Precision and recall (improved precision/recall, k-NN manifolds).
+
+
+def _round16(x: torch.Tensor) -> torch.Tensor:
+    """Round float32 values to the nearest float16 and back (one fp16 operation's rounding)."""
+    return x.to(torch.float16).to(torch.float32)
+
+
+def _sq_norms(x: torch.Tensor, fp16: bool) -> torch.Tensor:
+    if fp16:
+        # tf.square in fp16 (rounded per element), reduce_sum accumulated in fp32 and rounded to fp16.
+        return _round16(_round16(x * x).sum(dim=1))
+    return (x * x).sum(dim=1)
+
+
+def pairwise_sq_distances(u: torch.Tensor, v: torch.Tensor, exact_fp32: bool = False) -> torch.Tensor:
+    """Squared distances max(|u|^2 - 2 u.v + |v|^2, 0) between rows of u [M, D] and v [N, D], float32 result.
+
+    Default: the reference's arithmetic. Inputs are rounded to fp16; norms, the product (fp32 accumulation, as
+    cuBLAS/TF do for fp16 GEMMs), and each subtraction / addition are rounded to fp16. If any value of the
+    block is not finite (fp16 overflow), the whole block is recomputed in fp32, as the reference's tf.cond does.
+    `exact_fp32=True` skips the fp16 path.
+    """
+    u = u.to(torch.float32)
+    v = v.to(torch.float32)
+    if not exact_fp32:
+        u16, v16 = _round16(u), _round16(v)
+        nu, nv = _sq_norms(u16, True), _sq_norms(v16, True)
+        prod = _round16(u16 @ v16.T)
+        d = _round16(_round16(nu[:, None] - _round16(2.0 * prod)) + nv[None, :])
+        if bool(torch.isfinite(d).all()):
+            return d.clamp_(min=0.0)
+    nu, nv = _sq_norms(u, False), _sq_norms(v, False)
+    return (nu[:, None] - 2.0 * (u @ v.T) + nv[None, :]).clamp_(min=0.0)
+
+
+def manifold_radii(
+    features: torch.Tensor, k: int = 3, block_size: int = 10000, exact_fp32: bool = False
+) -> torch.Tensor:
+    """Squared distance from each feature to its k-th nearest neighbour in its own set (index 0 is itself)."""
+    n = features.shape[0]
+    if n < k + 1:
+        raise ValueError(f"precision/recall with k={k} needs at least {k + 1} feature vectors, got {n}")
+    radii = torch.empty(n, dtype=torch.float32, device=features.device)
+    for r0 in range(0, n, block_size):
+        rows = features[r0 : r0 + block_size]
+        best = None  # running k+1 smallest distances per row, merged over column blocks
+        for c0 in range(0, n, block_size):
+            d = pairwise_sq_distances(rows, features[c0 : c0 + block_size], exact_fp32)
+            cand = d if best is None else torch.cat([best, d], dim=1)
+            best = torch.topk(cand, min(k + 1, cand.shape[1]), dim=1, largest=False).values
+        assert best is not None
+        radii[r0 : r0 + block_size] = best[:, k]
+    return radii
+
+
+def _coverage(
+    ref: torch.Tensor,
+    ref_radii: torch.Tensor,
+    sample: torch.Tensor,
+    sample_radii: torch.Tensor,
+    block_size: int,
+    exact_fp32: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flags: ref[i] inside some sample ball (recall), sample[j] inside some ref ball (precision)."""
+    ref_in = torch.zeros(ref.shape[0], dtype=torch.bool, device=ref.device)
+    sample_in = torch.zeros(sample.shape[0], dtype=torch.bool, device=ref.device)
+    for r0 in range(0, ref.shape[0], block_size):
+        r1 = r0 + block_size
+        for c0 in range(0, sample.shape[0], block_size):
+            c1 = c0 + block_size
+            d = pairwise_sq_distances(ref[r0:r1], sample[c0:c1], exact_fp32)  # rows: reference, as the reference
+            ref_in[r0:r1] |= (d <= sample_radii[None, c0:c1]).any(dim=1)
+            sample_in[c0:c1] |= (d <= ref_radii[r0:r1, None]).any(dim=0)
+    return ref_in, sample_in
+
+
+def precision_recall(
+    ref_features: np.ndarray,
+    sample_features: np.ndarray,
+    k: int = 3,
+    block_size: int = 10000,
+    exact_fp32: bool = False,
+    device: str | torch.device = "cpu",
+) -> tuple[float, float]:
+    """Improved precision and recall (Kynkaanniemi et al. 2019) with k-NN radii, as the reference evaluator.
+
+    Precision: fraction of samples inside at least one reference ball; recall: fraction of reference features
+    inside at least one sample ball. A point is inside a ball when its squared distance is <= the ball's radius.
+    Memory is O(block_size^2), so 50k x 50k runs in a few GB on CPU or GPU.
+    """
+    ref = torch.as_tensor(np.asarray(ref_features, dtype=np.float32), device=device)
+    sample = torch.as_tensor(np.asarray(sample_features, dtype=np.float32), device=device)
+    if ref.ndim != 2 or sample.ndim != 2 or ref.shape[1] != sample.shape[1]:
+        raise ValueError(f"feature arrays must be [N, D] with equal D, got {tuple(ref.shape)} and {tuple(sample.shape)}")
+    ref_radii = manifold_radii(ref, k, block_size, exact_fp32)
+    sample_radii = manifold_radii(sample, k, block_size, exact_fp32)
+    ref_in, sample_in = _coverage(ref, ref_radii, sample, sample_radii, block_size, exact_fp32)
+    precision = float(sample_in.double().mean())
+    recall = float(ref_in.double().mean())
+    return precision, recall
+
+
+def bootstrap_fid_interval(
+    sample_features: np.ndarray,
+    ref_mu: np.ndarray,
+    ref_sigma: np.ndarray,
+    num_resamples: int = 200,
+    confidence: float = 0.95,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+) -> tuple[float, float]:
+    """Percentile bootstrap interval for FID, resampling sample features with replacement (reference fixed)."""
+    rng = np.random.default_rng(seed)
+    x = np.asarray(sample_features, dtype=np.float64)
+    values = []
+    for _ in range(num_resamples):
+        idx = rng.integers(0, len(x), size=len(x))
+        xb = x[idx]
+        values.append(frechet_distance(xb.mean(axis=0), np.cov(xb, rowvar=False), ref_mu, ref_sigma, device=device))
+    alpha = (1.0 - confidence) / 2.0
+    lo, hi = np.quantile(values, [alpha, 1.0 - alpha])
+    return float(lo), float(hi)
+
+
+__all__ = [
+    "frechet_distance",
+    "trace_sqrt_product",
+    "softmax",
+    "inception_score",
+    "pairwise_sq_distances",
+    "manifold_radii",
+    "precision_recall",
+    "bootstrap_fid_interval",
+]
+

@@ -1,0 +1,216 @@
+"""Streaming reader for image archives in the paper's format (`.npz` with `arr_0` uint8 NHWC, optional `arr_1`).
+
+Images are read batch by batch straight from the zip member (stored or deflated) after parsing the `.npy`
+header (format versions 1, 2 and 3), so peak memory is one batch, whatever the number of images.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.errors import InputError
+
+_MAGIC = b"\x93NUMPY"
+STAT_KEYS = ("mu", "sigma", "mu_s", "sigma_s")
+
+
+@dataclass(frozen=True)
+class NpyHeader:
+    version: tuple[int, int]
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    fortran_order: bool
+    data_offset: int
+
+
+def parse_npy_header(f, path: str | Path, member: str) -> NpyHeader:
+    """Parse the header of a `.npy` stream positioned at its start (versions 1.0, 2.0, 3.0)."""
+    magic = f.read(8)
+    if len(magic) < 8 or magic[:6] != _MAGIC:
+        raise InputError(f"member {member} is not a .npy array (bad magic)", path)
+    version = (magic[6], magic[7])
+    if version == (1, 0):
+        raw = f.read(2)
+        if len(raw) < 2:
+            raise InputError(f"member {member} has a truncated .npy header", path)
+        (hlen,) = struct.unpack("<H", raw)
+        offset = 10
+    elif version in ((2, 0), (3, 0)):
+        raw = f.read(4)
+        if len(raw) < 4:
+            raise InputError(f"member {member} has a truncated .npy header", path)
+        (hlen,) = struct.unpack("<I", raw)
+        offset = 12
+    else:
+        raise InputError(f"member {member} has unsupported .npy format version {version}", path)
+    text_bytes = f.read(hlen)
+    if len(text_bytes) < hlen:
+        raise InputError(f"member {member} has a truncated .npy header", path)
+    try:
+        header = ast.literal_eval(text_bytes.decode("utf-8" if version == (3, 0) else "latin1"))
+        dtype = np.lib.format.descr_to_dtype(header["descr"])
+        shape = tuple(int(s) for s in header["shape"])
+        fortran = bool(header["fortran_order"])
+    except Exception as exc:  # malformed dict literal, unknown dtype, missing key
+        raise InputError(f"member {member} has a malformed .npy header ({type(exc).__name__})", path) from exc
+    if any(s < 0 for s in shape):
+        raise InputError(f"member {member} has a negative dimension in shape {shape}", path)
+    return NpyHeader(version, shape, dtype, fortran, offset + hlen)
+
+
+@dataclass(frozen=True)
+class ArchiveInfo:
+    """What an archive holds, read from its headers only."""
+
+    path: Path
+    num_images: int
+    height: int
+    width: int
+    channels: int
+    has_labels: bool
+    stored_stat_keys: tuple[str, ...]
+    fast_key: str  # sha256 over the zip members' CRC32 / sizes and the arr_0 header: the cache lookup key
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    if not path.exists():
+        raise InputError("file not found", path)
+    if path.is_dir():
+        raise InputError("is a directory, expected an .npz archive", path)
+    try:
+        return zipfile.ZipFile(path, "r")
+    except zipfile.BadZipFile as exc:
+        raise InputError("not a zip/.npz archive (or truncated: no zip directory found)", path) from exc
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror or exc})", path) from exc
+
+
+def _member_header(zf: zipfile.ZipFile, path: Path, key: str) -> NpyHeader:
+    try:
+        with zf.open(f"{key}.npy") as f:
+            return parse_npy_header(f, path, f"{key}.npy")
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise InputError(f"member {key}.npy is corrupt or truncated ({exc})", path) from exc
+
+
+def inspect_archive(path: str | Path) -> ArchiveInfo:
+    """Validate an image archive's structure from its headers (no image data is read)."""
+    path = Path(path)
+    with _open_zip(path) as zf:
+        names = set(zf.namelist())
+        if "arr_0.npy" not in names:
+            found = ", ".join(sorted(n.removesuffix(".npy") for n in names)) or "nothing"
+            raise InputError(f"no arr_0 array (found: {found})", path)
+        header = _member_header(zf, path, "arr_0")
+        if header.dtype != np.uint8:
+            raise InputError(
+                f"arr_0 has dtype {header.dtype}, expected uint8 images in [0, 255] "
+                "(quantise float samples first: ((x + 1) * 127.5).clip(0, 255).astype(np.uint8))",
+                path,
+            )
+        if len(header.shape) != 4:
+            raise InputError(f"arr_0 has shape {header.shape}, expected 4 dimensions [N, H, W, C]", path)
+        n, h, w, c = header.shape
+        if c not in (1, 3):
+            hint = " (looks like NCHW; the paper's format is NHWC)" if h in (1, 3) else ""
+            raise InputError(f"arr_0 has {c} channels in shape {header.shape}, expected 1 or 3{hint}", path)
+        if n == 0:
+            raise InputError("arr_0 holds no images", path)
+        if h == 0 or w == 0:
+            raise InputError(f"arr_0 has empty images of shape {header.shape}", path)
+        if header.fortran_order:
+            raise InputError("arr_0 is stored in Fortran order; re-save it with np.savez (C order)", path)
+        member = zf.getinfo("arr_0.npy")
+        if member.file_size != header.data_offset + n * h * w * c:
+            raise InputError(
+                f"arr_0 member is {member.file_size} bytes, its header promises {header.data_offset + n * h * w * c}"
+                " (truncated or corrupt archive)",
+                path,
+            )
+        key = hashlib.sha256()
+        for info in sorted(zf.infolist(), key=lambda i: i.filename):
+            key.update(f"{info.filename}:{info.CRC:08x}:{info.file_size};".encode())
+        key.update(repr((header.shape, header.dtype.str)).encode())
+        stat_keys = tuple(k for k in STAT_KEYS if f"{k}.npy" in names)
+        return ArchiveInfo(path, n, h, w, c, "arr_1.npy" in names, stat_keys, key.hexdigest())
+
+
+def iter_image_batches(
+    path: str | Path, batch_size: int, start: int = 0, stop: int | None = None
+) -> Iterator[np.ndarray]:
+    """Yield uint8 NHWC batches of images [start, stop) streamed from `arr_0` (stored or deflated member).
+
+    Skipping to `start` reads and discards the bytes before it (zip members are not seekable when deflated).
+    """
+    path = Path(path)
+    info = inspect_archive(path)
+    stop = info.num_images if stop is None else min(stop, info.num_images)
+    per_image = info.height * info.width * info.channels
+    with _open_zip(path) as zf:
+        try:
+            with zf.open("arr_0.npy") as f:
+                header = parse_npy_header(f, path, "arr_0.npy")
+                _skip(f, start * per_image)
+                index = start
+                while index < stop:
+                    count = min(batch_size, stop - index)
+                    data = _read_exact(f, count * per_image)
+                    if len(data) != count * per_image:
+                        raise InputError(f"arr_0 ends after {index + len(data) // per_image} images (truncated)", path)
+                    yield np.frombuffer(bytearray(data), dtype=np.uint8).reshape(count, *header.shape[1:])
+                    index += count
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise InputError(f"arr_0 data is corrupt or truncated ({exc})", path) from exc
+
+
+def _skip(f, nbytes: int) -> None:
+    while nbytes > 0:
+        chunk = f.read(min(nbytes, 1 << 24))
+        if not chunk:
+            break
+        nbytes -= len(chunk)
+
+
+def _read_exact(f, nbytes: int) -> bytes:
+    parts = []
+    remaining = nbytes
+    while remaining > 0:
+        chunk = f.read(remaining)
+        if not chunk:
+            break
+        parts.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(parts)
+
+
+def read_small_array(path: str | Path, key: str) -> np.ndarray:
+    """Load one small member (statistics, labels) fully, without pickles."""
+    path = Path(path)
+    with _open_zip(path) as zf:
+        if f"{key}.npy" not in zf.namelist():
+            raise InputError(f"no {key} array", path)
+        try:
+            with zf.open(f"{key}.npy") as f:
+                return np.lib.format.read_array(f, allow_pickle=False)
+        except (ValueError, zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            raise InputError(f"member {key}.npy is unreadable ({exc})", path) from exc
+
+
+def read_labels(path: str | Path) -> np.ndarray | None:
+    """`arr_1` class labels when present."""
+    info = inspect_archive(path)
+    if not info.has_labels:
+        return None
+    labels = read_small_array(path, "arr_1")
+    if labels.ndim != 1 or len(labels) != info.num_images or not np.issubdtype(labels.dtype, np.integer):
+        raise InputError(f"arr_1 must hold {info.num_images} integer labels, got {labels.dtype} {labels.shape}", path)
+    return labels
