@@ -1,0 +1,386 @@
+"""Run configurations: training (diffusion model or noisy classifier) and sampling, as frozen dataclasses.
+
+Every config has one set of defaults, `to_dict` (JSON-ready) and `from_dict` refusing unknown keys with an
+InputError naming the key. A run config's canonical JSON is hashed into its run directory's name
+(`runners.rundir`), so two runs share a directory only when every resolved setting is equal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmark.diffusion.config import DiffusionConfig
+from benchmark.errors import InputError
+from benchmark.models.config import ClassifierConfig, Precision, UNetConfig
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+TIMESTEP_SAMPLERS = ("uniform", "loss-second-moment")
+SAMPLERS = ("ddpm", "ddim")
+
+
+def _check_keys(owner: str, data: Any, known: set[str], path: str | Path | None) -> None:
+    if not isinstance(data, dict):
+        raise InputError(f"{owner} must be a JSON object, got {type(data).__name__}", path)
+    for key in data:
+        if key not in known:
+            raise InputError(f"unknown {owner} key {key!r}; known keys: {', '.join(sorted(known))}", path)
+
+
+def _typed(owner: str, key: str, value: Any, kind: str, path: str | Path | None) -> Any:
+    """Check one JSON value against a simple kind: int, float, bool, str, or their optional forms (suffix '?')."""
+    optional = kind.endswith("?")
+    base = kind.rstrip("?")
+    where = f"{owner}.{key}"
+    if value is None:
+        if optional:
+            return None
+        raise InputError(f"{where} must not be null", path)
+    if base == "bool":
+        if not isinstance(value, bool):
+            raise InputError(f"{where} must be true or false, got {value!r}", path)
+        return value
+    if base == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InputError(f"{where} must be an integer, got {value!r}", path)
+        return value
+    if base == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InputError(f"{where} must be a number, got {value!r}", path)
+        return float(value)
+    if base == "str":
+        if not isinstance(value, str):
+            raise InputError(f"{where} must be a string, got {value!r}", path)
+        return value
+    if base in ("ints", "floats"):
+        if not isinstance(value, (list, tuple)):
+            raise InputError(f"{where} must be a list, got {type(value).__name__}", path)
+        return tuple(_typed(owner, key, v, base[:-1], path) for v in value)
+    raise AssertionError(kind)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings shared by the diffusion model and the noisy classifier (paper Appendix C / Table 11).
+
+    `batch_size` is the global batch (split evenly over processes); `microbatch` splits each process's share
+    further (gradients accumulated, identical result up to float rounding). Training runs until the last
+    milestone; every milestone's checkpoint is kept.
+    """
+
+    dataset: str = "fashion-mnist"  # benchmark.data.registry.open_dataset spec
+    resolution: int = 64
+    channels: int = 3
+    class_cond: bool = False
+    random_flip: bool = False  # horizontal flips drawn per sample from (seed, step)
+    batch_size: int = 256
+    microbatch: int | None = None
+    lr: float = 1e-4  # AdamW learning rate
+    lr_anneal_steps: int | None = None  # linear decay to 0 at this step (guided-diffusion lr_anneal_steps)
+    weight_decay: float = 0.0
+    ema_rates: tuple[float, ...] = (0.9999,)
+    grad_clip: float | None = None  # max global L2 norm of the gradient
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with dynamic loss scaling)
+    timestep_sampler: str = "uniform"  # uniform | loss-second-moment (iDDPM importance sampling)
+    milestones: tuple[int, ...] = (700_000, 1_200_000)
+    seed: int = 0
+    log_every: int = 10
+    checkpoint_every: int = 10_000
+
+    _KINDS = {
+        "dataset": "str", "resolution": "int", "channels": "int", "class_cond": "bool", "random_flip": "bool",
+        "batch_size": "int", "microbatch": "int?", "lr": "float", "lr_anneal_steps": "int?",
+        "weight_decay": "float", "ema_rates": "floats", "grad_clip": "float?", "precision": "str",
+        "timestep_sampler": "str", "milestones": "ints", "seed": "int", "log_every": "int",
+        "checkpoint_every": "int",
+    }  # fmt: skip
+
+    def __post_init__(self) -> None:
+        if not self.dataset:
+            raise InputError("train.dataset must name a dataset")
+        if self.resolution < 1 or self.channels not in (1, 3):
+            raise InputError(f"train.resolution must be positive and channels 1 or 3, got {self.resolution}, {self.channels}")
+        if self.batch_size < 1:
+            raise InputError(f"train.batch_size must be >= 1, got {self.batch_size}")
+        if self.microbatch is not None and self.microbatch < 1:
+            raise InputError(f"train.microbatch must be >= 1 or null, got {self.microbatch}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise InputError(f"train.lr must be a positive number, got {self.lr}")
+        if self.lr_anneal_steps is not None and self.lr_anneal_steps < 1:
+            raise InputError(f"train.lr_anneal_steps must be >= 1 or null, got {self.lr_anneal_steps}")
+        if self.weight_decay < 0:
+            raise InputError(f"train.weight_decay must be >= 0, got {self.weight_decay}")
+        for rate in self.ema_rates:
+            if not 0.0 < rate < 1.0:
+                raise InputError(f"train.ema_rates must lie in (0, 1), got {rate}")
+        if len(set(self.ema_rates)) != len(self.ema_rates):
+            raise InputError(f"train.ema_rates has duplicates: {list(self.ema_rates)}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise InputError(f"train.grad_clip must be > 0 or null, got {self.grad_clip}")
+        if self.precision not in PRECISIONS:
+            raise InputError(f"train.precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
+        if self.timestep_sampler not in TIMESTEP_SAMPLERS:
+            raise InputError(f"train.timestep_sampler must be one of {list(TIMESTEP_SAMPLERS)}, got {self.timestep_sampler!r}")
+        if not self.milestones or any(m < 1 for m in self.milestones) or list(self.milestones) != sorted(set(self.milestones)):
+            raise InputError(f"train.milestones must be increasing positive steps, got {list(self.milestones)}")
+        if self.seed < 0:
+            raise InputError(f"train.seed must be >= 0, got {self.seed}")
+        if self.log_every < 1 or self.checkpoint_every < 1:
+            raise InputError("train.log_every and train.checkpoint_every must be >= 1")
+
+    @property
+    def total_steps(self) -> int:
+        """Training stops after this many optimiser steps (the last milestone)."""
+        return self.milestones[-1]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], path: str | Path | None = None) -> TrainConfig:
+        _check_keys("train", data, set(cls._KINDS), path)
+        values = {k: _typed("train", k, v, cls._KINDS[k], path) for k, v in data.items()}
+        try:
+            return cls(**values)
+        except InputError as err:
+            raise InputError(str(err), path) from None
+
+
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _diffusion_from_dict(data: Any, path: str | Path | None) -> DiffusionConfig:
+    if not isinstance(data, dict):
+        raise InputError("diffusion must be a JSON object", path)
+    return DiffusionConfig.from_dict(data, None if path is None else str(path))
+
+
+def _check_kind(data: dict[str, Any], kind: str, path: str | Path | None) -> None:
+    found = data.get("kind", kind)
+    if found != kind:
+        raise InputError(f"config kind is {found!r}, expected {kind!r}", path)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A diffusion-model training run: network, diffusion process and optimisation settings."""
+
+    unet: UNetConfig = UNetConfig()
+    diffusion: DiffusionConfig = DiffusionConfig()
+    train: TrainConfig = TrainConfig()
+    kind: str = "diffusion"
+
+    def __post_init__(self) -> None:
+        u, d, t = self.unet, self.diffusion, self.train
+        if self.kind != "diffusion":
+            raise InputError(f"RunConfig.kind must be 'diffusion', got {self.kind!r}")
+        if u.image_size != t.resolution:
+            raise InputError(f"unet.image_size {u.image_size} != train.resolution {t.resolution}")
+        if u.in_channels != t.channels or u.out_channels != t.channels:
+            raise InputError(f"unet.in_channels/out_channels ({u.in_channels}/{u.out_channels}) != train.channels {t.channels}")
+        if u.learn_sigma != d.variance_type.is_learned:
+            raise InputError(f"unet.learn_sigma={u.learn_sigma} disagrees with diffusion.variance_type={d.variance_type.value}")
+        if t.class_cond != (u.num_classes is not None):
+            raise InputError(f"train.class_cond={t.class_cond} but unet.num_classes={u.num_classes}")
+        if u.dtype is not Precision.FP32:
+            raise InputError("unet.dtype must be fp32 for training (set train.precision for bf16/fp16 autocast)")
+        if d.timestep_respacing:
+            raise InputError("diffusion.timestep_respacing must be empty for training (respacing is a sampling option)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "unet": self.unet.to_dict(),
+            "diffusion": self.diffusion.to_dict(),
+            "train": self.train.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], path: str | Path | None = None) -> RunConfig:
+        _check_keys("run config", data, {"kind", "unet", "diffusion", "train"}, path)
+        _check_kind(data, "diffusion", path)
+        try:
+            return cls(
+                unet=UNetConfig.from_dict(data.get("unet", {}), path),
+                diffusion=_diffusion_from_dict(data.get("diffusion", {}), path),
+                train=TrainConfig.from_dict(data.get("train", {}), path),
+            )
+        except InputError as err:
+            raise InputError(str(err).removeprefix(f"{path}: "), path) from None
+
+
+@dataclass(frozen=True)
+class ClassifierRunConfig:
+    """A noisy-classifier training run: the classifier sees x_t ~ q(x_t | x_0) at uniformly drawn t (paper §4)."""
+
+    classifier: ClassifierConfig = ClassifierConfig()
+    diffusion: DiffusionConfig = DiffusionConfig()  # noise schedule used to make x_t
+    train: TrainConfig = TrainConfig(class_cond=True, ema_rates=())
+    kind: str = "classifier"
+
+    def __post_init__(self) -> None:
+        c, t = self.classifier, self.train
+        if self.kind != "classifier":
+            raise InputError(f"ClassifierRunConfig.kind must be 'classifier', got {self.kind!r}")
+        if c.image_size != t.resolution or c.in_channels != t.channels:
+            raise InputError(f"classifier image_size/in_channels ({c.image_size}/{c.in_channels}) != "
+                             f"train resolution/channels ({t.resolution}/{t.channels})")  # fmt: skip
+        if not t.class_cond:
+            raise InputError("train.class_cond must be true for a classifier (it is trained on labels)")
+        if c.dtype is not Precision.FP32:
+            raise InputError("classifier.dtype must be fp32 for training (set train.precision for bf16/fp16 autocast)")
+        if self.diffusion.timestep_respacing:
+            raise InputError("diffusion.timestep_respacing must be empty for classifier training")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "classifier": self.classifier.to_dict(),
+            "diffusion": self.diffusion.to_dict(),
+            "train": self.train.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], path: str | Path | None = None) -> ClassifierRunConfig:
+        _check_keys("classifier run config", data, {"kind", "classifier", "diffusion", "train"}, path)
+        _check_kind(data, "classifier", path)
+        train = data.get("train", {})
+        if isinstance(train, dict):
+            train = {"class_cond": True, "ema_rates": [], **train}
+        try:
+            return cls(
+                classifier=ClassifierConfig.from_dict(data.get("classifier", {}), path),
+                diffusion=_diffusion_from_dict(data.get("diffusion", {}), path),
+                train=TrainConfig.from_dict(train, path),
+            )
+        except InputError as err:
+            raise InputError(str(err).removeprefix(f"{path}: "), path) from None
+
+
+AnyRunConfig = RunConfig | ClassifierRunConfig
+
+
+def run_config_from_dict(data: dict[str, Any], path: str | Path | None = None) -> AnyRunConfig:
+    """RunConfig or ClassifierRunConfig according to data["kind"] (default "diffusion")."""
+    if not isinstance(data, dict):
+        raise InputError("a run config must be a JSON object", path)
+    kind = data.get("kind", "diffusion")
+    if kind == "diffusion":
+        return RunConfig.from_dict(data, path)
+    if kind == "classifier":
+        return ClassifierRunConfig.from_dict(data, path)
+    raise InputError(f"unknown config kind {kind!r}; expected 'diffusion' or 'classifier'", path)
+
+
+def load_run_config(path: str | Path) -> AnyRunConfig:
+    """Read a run config JSON file (either kind)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise InputError(f"cannot read config ({err.strerror})", path) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"not valid JSON ({err})", path) from None
+    return run_config_from_dict(data, path)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _num(x: float) -> str:
+    """Compact, filesystem-safe number: 0.0 -> '0', 1.5 -> '1.5', 0.9999 -> '0.9999'."""
+    return f"{x:g}" if float(x) != int(x) else str(int(x))
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    """How to draw samples from a trained run (paper §4: DDPM 250 steps or DDIM 25, optional classifier guidance).
+
+    Sample i uses its own random stream (benchmark.diffusion.rng, seeded by (seed, i)); labels of
+    class-conditional or guided samples are balanced: label(i) = i % num_classes. `batch_size` does not change
+    the samples.
+    """
+
+    milestone: int | None = None  # training step of the weights; None = latest checkpoint
+    num_samples: int = 50_000
+    batch_size: int = 64
+    sampler: str = "ddpm"  # ddpm | ddim
+    respacing: str = "250"  # timestep_respacing: "" (all), "250", "ddim25", "90,60,60,20,20"
+    eta: float = 0.0  # DDIM eta
+    guidance_scale: float = 0.0  # classifier scale s (0 = no guidance)
+    classifier_run: str | None = None  # classifier run directory (required when guidance_scale != 0)
+    seed: int = 0
+    use_ema: bool = True
+    ema_rate: float | None = None  # None = the run's first EMA rate
+    clip_denoised: bool = True
+
+    _KINDS = {
+        "milestone": "int?", "num_samples": "int", "batch_size": "int", "sampler": "str", "respacing": "str",
+        "eta": "float", "guidance_scale": "float", "classifier_run": "str?", "seed": "int", "use_ema": "bool",
+        "ema_rate": "float?", "clip_denoised": "bool",
+    }  # fmt: skip
+
+    def __post_init__(self) -> None:
+        if self.milestone is not None and self.milestone < 1:
+            raise InputError(f"sample milestone must be a positive step or null, got {self.milestone}")
+        if self.num_samples < 1 or self.batch_size < 1:
+            raise InputError("sample num_samples and batch_size must be >= 1")
+        if self.sampler not in SAMPLERS:
+            raise InputError(f"sampler must be one of {list(SAMPLERS)}, got {self.sampler!r}")
+        if not re.fullmatch(r"(ddim\d+|\d+(,\d+)*)?", self.respacing):
+            raise InputError(f"respacing must be '', 'N', 'ddimN' or comma-separated counts, got {self.respacing!r}")
+        if not (0.0 <= self.eta and math.isfinite(self.eta)):
+            raise InputError(f"eta must be >= 0, got {self.eta}")
+        if self.eta != 0 and self.sampler != "ddim":
+            raise InputError("eta applies to the ddim sampler only")
+        if not math.isfinite(self.guidance_scale):
+            raise InputError(f"guidance_scale must be finite, got {self.guidance_scale}")
+        if self.guidance_scale != 0 and not self.classifier_run:
+            raise InputError("guidance_scale != 0 needs classifier_run (a classifier run directory)")
+        if self.seed < 0:
+            raise InputError(f"seed must be >= 0, got {self.seed}")
+        if self.ema_rate is not None and not self.use_ema:
+            raise InputError("ema_rate is set but use_ema is false")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], path: str | Path | None = None) -> SampleConfig:
+        _check_keys("sample config", data, set(cls._KINDS), path)
+        values = {k: _typed("sample", k, v, cls._KINDS[k], path) for k, v in data.items()}
+        try:
+            return cls(**values)
+        except InputError as err:
+            raise InputError(str(err), path) from None
+
+    def tag(self) -> str:
+        """Readable, unique, filesystem-safe name of these samples, e.g. step0000400-ema0.9999-ddim-ddim25-eta0-g0-seed0-n500.
+
+        Everything that changes the samples is in it (batch_size is not: it does not change them). A milestone of
+        None reads "latest" (the runner resolves it to a step first); a classifier run adds its directory name's
+        hash. Numbers use %g formatting.
+        """
+        step = "latest" if self.milestone is None else f"step{self.milestone:07d}"
+        weights = "model" if not self.use_ema else ("ema" if self.ema_rate is None else f"ema{_num(self.ema_rate)}")
+        steps = self.respacing.replace(",", "_") if self.respacing else "all"
+        parts = [step, weights, f"{self.sampler}-{steps}"]
+        if self.sampler == "ddim":
+            parts.append(f"eta{_num(self.eta)}")
+        parts.append(f"g{_num(self.guidance_scale)}")
+        if self.classifier_run:
+            name = Path(self.classifier_run).name
+            parts.append("clf" + re.sub(r"[^a-z0-9]", "", name.rsplit("-", 1)[-1].lower())[:10])
+        if not self.clip_denoised:
+            parts.append("noclip")
+        parts += [f"seed{self.seed}", f"n{self.num_samples}"]
+        return "-".join(parts)
