@@ -102,20 +102,23 @@ def test_ddim_eta_one_equals_ddpm_with_posterior_variance(clip: bool):
                           ddpm_step(d, model, x, t0, lambda z: noise).sample, rtol=1e-9, atol=1e-12)
 
 
-def test_ddim_reverse_then_forward_round_trips_for_a_linear_model():
-    """With eps independent of t and no clipping, one reverse step followed by one DDIM step is the identity."""
+def test_ddim_reverse_then_forward_round_trips():
+    """For a model whose x_0 prediction is exact, DDIM encoding (t -> t+1) then decoding (t+1 -> t) is the identity."""
     d = _diffusion(var=VarianceType.FIXED_SMALL, respacing="")
+    rng = np.random.default_rng(1)
+    x0 = torch.tensor(rng.uniform(-0.9, 0.9, size=(2, *SHAPE)))
+    abar = torch.tensor(np.cumprod(1 - np.linspace(1e-4 * 1000 / 60, 0.02 * 1000 / 60, 60)))
 
     def model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return 0.5 * x  # eps prediction
-    # Reverse from step t to t+1 uses abar_{t+1}; forward from t+1 to t uses abar_t: inverses for a fixed x_0 path.
-    x = torch.tensor(np.random.default_rng(1).normal(size=(2, *SHAPE)))
+        a = abar[t].view(-1, 1, 1, 1)
+        return (x - a.sqrt() * x0) / (1 - a).sqrt()
+
+    x = torch.tensor(rng.normal(size=(2, *SHAPE)))
     t = torch.tensor([5, 20])
     up = ddim_reverse_step(d, model, x, t, clip_denoised=False)
-    pred_eps = d.predict_eps_from_xstart(x, t, up.pred_xstart)
-    a_next = torch.tensor(d.alphas_cumprod_next[t.numpy()]).view(-1, 1, 1, 1)
-    expected = up.pred_xstart * a_next.sqrt() + (1 - a_next).sqrt() * pred_eps
-    np.testing.assert_allclose(up.sample.numpy(), expected.numpy(), rtol=1e-12)
+    down = ddim_step(d, model, up.sample, t + 1, None, eta=0.0, clip_denoised=False)
+    np.testing.assert_allclose(down.sample.numpy(), x.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(up.pred_xstart.numpy(), x0.numpy(), rtol=1e-9, atol=1e-12)
 
 
 def test_guided_ddpm_step_equals_unguided_plus_sigma_g():
