@@ -1,0 +1,157 @@
+"""Training checkpoints in a run directory: `checkpoints/state-<step:07d>.pt` (resume) and
+`checkpoints/ema-<rate>-<step:07d>.safetensors` (EMA weights for sampling).
+
+State files are plain dicts of tensors, numbers and strings, written atomically with torch.save and read with
+torch.load(weights_only=True). Milestone checkpoints are kept; of the others only the newest `keep_recent`
+survive. A latest checkpoint that cannot be read is skipped with a message and the previous one is used.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmark.errors import InputError
+from benchmark.io.atomic import atomic_path
+
+_STATE_RE = re.compile(r"^state-(\d{7,})\.pt$")
+_EMA_RE = re.compile(r"^ema-([0-9.e-]+)-(\d{7,})\.safetensors$")
+
+
+def checkpoint_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "checkpoints"
+
+
+def state_path(run_dir: str | Path, step: int) -> Path:
+    return checkpoint_dir(run_dir) / f"state-{step:07d}.pt"
+
+
+def rate_label(rate: float) -> str:
+    """EMA rate as written in file names and checkpoint keys (repr of the float: 0.9999)."""
+    return repr(float(rate))
+
+
+def ema_path(run_dir: str | Path, rate: float, step: int) -> Path:
+    return checkpoint_dir(run_dir) / f"ema-{rate_label(rate)}-{step:07d}.safetensors"
+
+
+def list_states(run_dir: str | Path) -> list[int]:
+    """Steps of the state checkpoints present, ascending."""
+    d = checkpoint_dir(run_dir)
+    if not d.is_dir():
+        return []
+    return sorted(int(m.group(1)) for p in d.iterdir() if (m := _STATE_RE.match(p.name)))
+
+
+def list_ema(run_dir: str | Path) -> dict[float, list[int]]:
+    """EMA weight files present: rate -> ascending steps."""
+    d = checkpoint_dir(run_dir)
+    out: dict[float, list[int]] = {}
+    if d.is_dir():
+        for p in d.iterdir():
+            if m := _EMA_RE.match(p.name):
+                out.setdefault(float(m.group(1)), []).append(int(m.group(2)))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def save_state(run_dir: str | Path, step: int, state: dict[str, Any]) -> Path:
+    """Write `state` as checkpoints/state-<step>.pt atomically (temp file + fsync + rename)."""
+    path = state_path(run_dir, step)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+    return path
+
+
+def read_state(path: str | Path) -> dict[str, Any]:
+    """torch.load(weights_only=True) of one state file; InputError when it cannot be read."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any decode failure means a damaged file
+        raise InputError(f"cannot read checkpoint ({type(err).__name__}: {str(err)[:200]})", path) from None
+    if not isinstance(obj, dict) or "step" not in obj or "model" not in obj:
+        raise InputError("not an admbench training checkpoint (no 'step'/'model')", path)
+    return obj
+
+
+def load_latest_state(run_dir: str | Path, log: Callable[[str], None]) -> dict[str, Any] | None:
+    """The newest readable state checkpoint (falling back past damaged ones, each reported via `log`), or None."""
+    for step in reversed(list_states(run_dir)):
+        path = state_path(run_dir, step)
+        try:
+            state = read_state(path)
+        except InputError as err:
+            log(f"checkpoint {path.name} is unreadable ({err}); falling back to the previous one")
+            continue
+        if int(state["step"]) != step:
+            log(f"checkpoint {path.name} holds step {state['step']}; falling back to the previous one")
+            continue
+        return state
+    return None
+
+
+def prune(run_dir: str | Path, milestones: tuple[int, ...], keep_recent: int = 2) -> None:
+    """Delete state and EMA files that are neither milestones nor among the `keep_recent` newest states."""
+    steps = list_states(run_dir)
+    keep = set(milestones) | set(steps[-keep_recent:])
+    for step in steps:
+        if step not in keep:
+            state_path(run_dir, step).unlink(missing_ok=True)
+    for rate, ema_steps in list_ema(run_dir).items():
+        for step in ema_steps:
+            if step not in keep:
+                ema_path(run_dir, rate, step).unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# EMA weights for sampling
+
+
+def save_ema(run_dir: str | Path, rate: float, step: int, weights: dict[str, torch.Tensor], config: dict[str, Any]) -> Path:
+    """checkpoints/ema-<rate>-<step>.safetensors with metadata {config (JSON), step, ema_rate}, atomically."""
+    from safetensors.torch import save_file
+
+    path = ema_path(run_dir, rate, step)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in weights.items()}
+    meta = {"config": json.dumps(config, sort_keys=True), "step": str(step), "ema_rate": rate_label(rate)}
+    with atomic_path(path, suffix=".safetensors") as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+    return path
+
+
+def read_ema(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(weights, metadata) of an EMA safetensors file; InputError when it cannot be read."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+            weights = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as err:  # noqa: BLE001
+        raise InputError(f"cannot read EMA weights ({type(err).__name__}: {str(err)[:200]})", path) from None
+    return weights, meta
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# RNG state
+
+
+def rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    """The global torch RNG states (CPU, and the current CUDA device's when training on CUDA)."""
+    state = {"torch_cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["torch_cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None:
+    torch.set_rng_state(state["torch_cpu"])
+    if device.type == "cuda" and "torch_cuda" in state:
+        torch.cuda.set_rng_state(state["torch_cuda"], device)
