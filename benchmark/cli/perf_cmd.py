@@ -12,9 +12,11 @@ from benchmark.perf.common import PerfRow
 
 def _sections() -> dict[str, Callable[[bool], list[PerfRow]]]:
     from benchmark.perf import evaluation
+    from benchmark.perf import diffusion
 
     return {
         "evaluation": evaluation.run,
+        "diffusion": diffusion.run,
     }
 
 
