@@ -145,3 +145,22 @@ def test_progressive_yields_every_step_and_ends_at_the_final_sample():
     rng2 = SampleRNG.for_samples(0, range(2))
     x_T2 = rng2.randn((2, *SHAPE))
     assert torch.equal(steps[-1].sample, ddpm_sample_loop(d, model, x_T2, rng2.randn_like))
+
+
+def test_classifier_cond_fn_matches_the_reference_closure():
+    from benchmark.diffusion.guidance import classifier_cond_fn
+
+    clf = ToyClassifier(SHAPE[0])
+    x = torch.tensor(np.random.default_rng(5).normal(size=(3, *SHAPE)))
+    t = torch.tensor([10, 500, 999])
+    y = torch.tensor([2, 0, 3])
+    ours = classifier_cond_fn(clf, 2.5)(x, t, y=y)
+    reference = make_cond_fn(clf, 2.5)(x, t, y=y)
+    assert torch.equal(ours, reference)
+    # Finite-difference check of d/dx log p(y | x) for one coordinate.
+    eps = 1e-6
+    xp, xm = x.clone(), x.clone()
+    xp[1, 0, 2, 3] += eps
+    xm[1, 0, 2, 3] -= eps
+    lp = lambda z: torch.log_softmax(clf(z, t), dim=-1)[1, y[1]].item()  # noqa: E731
+    assert abs(2.5 * (lp(xp) - lp(xm)) / (2 * eps) - ours[1, 0, 2, 3].item()) < 1e-6

@@ -47,3 +47,21 @@ def test_importance_weights_are_unbiased():
     np.testing.assert_allclose(w.numpy(), 1 / (5 * p[t.numpy()]), rtol=1e-6)
     estimate = (w.numpy() * f[t.numpy()]).mean()
     assert abs(estimate - f.mean()) < 0.05
+
+
+def test_update_with_local_losses_through_torch_distributed(tmp_path):
+    """With a (single-process gloo) process group the gather path records the same history as the local path."""
+    import torch.distributed as dist
+
+    assert not dist.is_initialized()
+    dist.init_process_group("gloo", store=dist.FileStore(str(tmp_path / "store"), 1), rank=0, world_size=1)
+    try:
+        a = LossSecondMomentResampler(3, history_per_term=2)
+        a.update_with_local_losses(torch.tensor([0, 1, 2, 0, 1, 2]), torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]))
+    finally:
+        dist.destroy_process_group()
+    b = LossSecondMomentResampler(3, history_per_term=2)
+    b.update_with_all_losses([0, 1, 2, 0, 1, 2], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    assert a.warmed_up() and b.warmed_up()
+    np.testing.assert_allclose(a.weights(), b.weights(), rtol=1e-12)
+    np.testing.assert_allclose(a.loss_history, [[1, 4], [2, 5], [3, 6]])
