@@ -1,0 +1,133 @@
+"""Evaluate a run's sample archive into `<run>/metrics/<tag>.json` (the evaluator's result plus run provenance).
+
+The JSON is `benchmark.evaluation.evaluate.evaluate_archives`'s result (metrics, extractor name and weights
+sha256, reference and sample fingerprints, settings, versions) plus "run" {dir, hash, config},
+"sample_config" and "milestone" (from the archive's sample.json when there is one, so seeds and sampler
+settings travel with the numbers) and, with `bootstrap > 0`, "fid_ci95": a percentile bootstrap interval
+over the sample features with the reference statistics fixed. An existing metrics file for the same archive,
+reference, extractor and bootstrap setting is returned as is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.errors import InputError
+from benchmark.io.atomic import write_json_atomic
+from benchmark.progress import QuietReporter, Reporter
+from runners.sample import SAMPLE_JSON
+
+BOOTSTRAP_SEED = 0
+BOOTSTRAP_CONFIDENCE = 0.95
+
+
+def default_cache_root() -> Path:
+    """`$ADMBENCH_CACHE`, else ~/.cache/admbench (the same feature cache as `admbench evaluate`)."""
+    env = os.environ.get("ADMBENCH_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "admbench"
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _matches(existing: dict[str, Any], sample_key: str, ref_key: str, extractor_name: str, bootstrap: int) -> bool:
+    try:
+        same = (
+            existing["sample"]["fingerprint"] == sample_key
+            and existing["reference"]["fingerprint"] == ref_key
+            and existing["extractor"]["name"] == extractor_name
+        )
+    except (KeyError, TypeError):
+        return False
+    boot = existing.get("bootstrap", {}).get("resamples", 0) if isinstance(existing.get("bootstrap"), dict) else 0
+    return same and boot == bootstrap
+
+
+def _fid_interval(
+    archive: Path, ref: Path, extractor: Any, settings: Any, cache: Any, reporter: Reporter, resamples: int
+) -> list[float]:
+    """95% bootstrap interval of FID (sample features resampled; reference statistics as the evaluator uses them)."""
+    from benchmark.evaluation.evaluate import _stored_stats
+    from benchmark.evaluation.extract import extract_features
+    from benchmark.evaluation.metrics import bootstrap_fid_interval
+    from benchmark.evaluation.stats import mean_and_covariance
+    from benchmark.io.npz import inspect_archive
+
+    info = extractor.info
+    sample_feats, _, _ = extract_features(archive, extractor, settings.batch_size, cache, reporter)
+    ref_info = inspect_archive(ref)
+    if settings.use_stored_ref_stats and {"mu", "sigma"} <= set(ref_info.stored_stat_keys):
+        stored = _stored_stats(ref, (info.pool_dim, info.spatial_dim), info.name)
+        mu, sigma = stored["mu"], stored["sigma"]
+    else:
+        ref_feats, _, _ = extract_features(ref, extractor, settings.batch_size, cache, reporter)
+        mu, sigma = mean_and_covariance(ref_feats.pool)
+    lo, hi = bootstrap_fid_interval(
+        np.asarray(sample_feats.pool), mu, sigma, num_resamples=resamples, confidence=BOOTSTRAP_CONFIDENCE,
+        seed=BOOTSTRAP_SEED, device=settings.device,
+    )  # fmt: skip
+    return [lo, hi]
+
+
+def evaluate_run_archive(
+    run_dir: str | Path,
+    archive: str | Path,
+    ref: str | Path,
+    extractor_name: str,
+    tag: str,
+    device: str = "cpu",
+    bootstrap: int = 0,
+    reporter: Reporter | None = None,
+    cache_dir: str | Path | None = None,
+    batch_size: int = 64,
+) -> dict[str, Any]:
+    """Evaluate `archive` against `ref` with extractor `extractor_name`; write and return metrics/<tag>.json."""
+    from benchmark.evaluation.cache import FeatureCache
+    from benchmark.evaluation.evaluate import EvalSettings, evaluate_archives
+    from benchmark.extractors.base import ExtractorOptions
+    from benchmark.extractors.registry import build_extractor
+    from benchmark.io.npz import inspect_archive
+
+    run_dir, archive, ref = Path(run_dir), Path(archive), Path(ref)
+    reporter = reporter or QuietReporter()
+    if not (run_dir / "config.json").is_file():
+        raise InputError("not a run directory (no config.json)", run_dir)
+    if bootstrap < 0:
+        raise InputError(f"bootstrap must be >= 0, got {bootstrap}")
+    if not tag or "/" in tag or tag.startswith("."):
+        raise InputError(f"metrics tag must be a plain file name, got {tag!r}")
+    sample_info, ref_info = inspect_archive(archive), inspect_archive(ref)
+    out_path = run_dir / "metrics" / f"{tag}.json"
+    existing = _read_json(out_path) if out_path.exists() else None
+    if existing is not None and _matches(existing, sample_info.fast_key, ref_info.fast_key, extractor_name, bootstrap):
+        reporter.log(f"{out_path} is up to date")
+        return existing
+
+    cache_root = Path(cache_dir) if cache_dir is not None else default_cache_root()
+    extractor = build_extractor(extractor_name, ExtractorOptions(device=device, batch_size=batch_size, cache_dir=cache_root))
+    settings = EvalSettings(batch_size=batch_size, device=device)
+    cache = FeatureCache(cache_root)
+    result: dict[str, Any] = evaluate_archives(ref, archive, extractor, settings, cache, reporter)
+
+    run_config = _read_json(run_dir / "config.json")
+    sample_json = _read_json(archive.parent / SAMPLE_JSON) or {}
+    result["run"] = {"dir": str(run_dir), "hash": run_dir.name.rsplit("-", 1)[-1], "config": run_config}
+    result["sample_config"] = sample_json.get("sample_config")
+    result["milestone"] = sample_json.get("milestone")
+    result["sampling"] = {k: sample_json.get(k) for k in ("tag", "weights", "classifier", "labels", "noise", "sha256")}
+    if bootstrap > 0:
+        result["fid_ci95"] = _fid_interval(archive, ref, extractor, settings, cache, reporter, bootstrap)
+        result["bootstrap"] = {"resamples": bootstrap, "seed": BOOTSTRAP_SEED, "confidence": BOOTSTRAP_CONFIDENCE,
+                               "method": "percentile bootstrap over sample pool features, reference statistics fixed"}  # fmt: skip
+    write_json_atomic(out_path, result)
+    return result
