@@ -56,7 +56,8 @@ def get_named_beta_schedule(schedule_name: str, num_diffusion_timesteps: int) ->
     try:
         schedule = Schedule(schedule_name)
     except ValueError:
-        raise InputError(f"unknown beta schedule {schedule_name!r}; choose from {[s.value for s in Schedule]}") from None
+        choices = [s.value for s in Schedule]
+        raise InputError(f"unknown beta schedule {schedule_name!r}; choose from {choices}") from None
     return named_betas(schedule, num_diffusion_timesteps)
 
 
@@ -70,7 +71,9 @@ def _as_dict(mv: MeanVariance) -> dict[str, torch.Tensor]:
 
 
 def _from_dict(d: dict[str, torch.Tensor]) -> MeanVariance:
-    return MeanVariance(mean=d["mean"], variance=d["variance"], log_variance=d["log_variance"], pred_xstart=d["pred_xstart"])
+    return MeanVariance(
+        mean=d["mean"], variance=d["variance"], log_variance=d["log_variance"], pred_xstart=d["pred_xstart"]
+    )
 
 
 def _default_device(model: ModelFn, device: torch.device | str | None) -> torch.device | str:
@@ -111,7 +114,9 @@ class GaussianDiffusion:
             setattr(self, name, getattr(native, name))
 
     # Forward process and conversions.
-    def q_mean_variance(self, x_start: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def q_mean_variance(
+        self, x_start: torch.Tensor, t: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Mean, variance, log variance of q(x_t | x_0)."""
         return self.native.q_mean_variance(x_start, t)
 
@@ -223,7 +228,7 @@ class GaussianDiffusion:
         if not isinstance(shape, (tuple, list)):
             raise TypeError("shape must be a tuple or list")
         img = noise if noise is not None else torch.randn(*shape, device=device)
-        for i in sampling._indices(self.num_timesteps, progress):
+        for i in sampling.timestep_indices(self.num_timesteps, progress):
             t = torch.tensor([i] * shape[0], device=device)
             with torch.no_grad():
                 out = self.p_sample(model, img, t, clip_denoised=clip_denoised, denoised_fn=denoised_fn,
@@ -305,7 +310,7 @@ class GaussianDiffusion:
         if not isinstance(shape, (tuple, list)):
             raise TypeError("shape must be a tuple or list")
         img = noise if noise is not None else torch.randn(*shape, device=device)
-        for i in sampling._indices(self.num_timesteps, progress):
+        for i in sampling.timestep_indices(self.num_timesteps, progress):
             t = torch.tensor([i] * shape[0], device=device)
             with torch.no_grad():
                 out = self.ddim_sample(model, img, t, clip_denoised=clip_denoised, denoised_fn=denoised_fn,

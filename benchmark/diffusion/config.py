@@ -84,7 +84,8 @@ class DiffusionConfig:
         for name, kind in _ENUM_FIELDS.items():
             if not isinstance(getattr(self, name), kind):
                 raise InputError(f"diffusion {name} must be a {kind.__name__}, got {getattr(self, name)!r}")
-        if not isinstance(self.lambda_vlb, (int, float)) or isinstance(self.lambda_vlb, bool) or not self.lambda_vlb >= 0:
+        lam = self.lambda_vlb
+        if not isinstance(lam, (int, float)) or isinstance(lam, bool) or not lam >= 0:
             raise InputError(f"diffusion lambda_vlb must be a non-negative number, got {self.lambda_vlb!r}")
         if not isinstance(self.rescale_timesteps, bool):
             raise InputError(f"diffusion rescale_timesteps must be a bool, got {self.rescale_timesteps!r}")

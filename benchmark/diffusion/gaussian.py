@@ -66,7 +66,8 @@ class GaussianDiffusion:
         self.lambda_vlb = float(lambda_vlb)
         self.rescale_timesteps = bool(rescale_timesteps)
         self.num_timesteps = int(betas.shape[0])
-        self.timestep_map = tuple(range(self.num_timesteps)) if timestep_map is None else tuple(int(i) for i in timestep_map)
+        identity = range(self.num_timesteps)
+        self.timestep_map = tuple(identity if timestep_map is None else (int(i) for i in timestep_map))
         if len(self.timestep_map) != self.num_timesteps:
             raise InputError(f"timestep_map has {len(self.timestep_map)} entries for {self.num_timesteps} steps")
         self.original_num_steps = self.num_timesteps if original_num_steps is None else int(original_num_steps)
@@ -122,7 +123,9 @@ class GaussianDiffusion:
     # Coefficient lookup.
 
     def coef(self, name: str, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        """Coefficient array `name` at steps t, shaped [N, 1, ..., 1] for `like`: float64 for float64 inputs, else float32."""
+        """Coefficient array `name` at steps t, shaped [N, 1, ..., 1] for `like`.
+
+        float64 for float64 inputs, else float32 (the reference's precision)."""
         dtype = torch.float64 if like.dtype == torch.float64 else torch.float32
         key = (name, str(t.device), dtype)
         buf = self._buffers.get(key)
@@ -147,7 +150,9 @@ class GaussianDiffusion:
     #------------------------------------------------------------------------
     # Forward process.
 
-    def q_mean_variance(self, x_start: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def q_mean_variance(
+        self, x_start: torch.Tensor, t: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Mean, variance and log variance of q(x_t | x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I)."""
         mean = self.coef("sqrt_alphas_cumprod", t, x_start) * x_start
         variance = self.coef("one_minus_alphas_cumprod", t, x_start).expand(x_start.shape)
@@ -181,7 +186,10 @@ class GaussianDiffusion:
 
     def predict_xstart_from_eps(self, x_t: torch.Tensor, t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         """x_0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)."""
-        return self.coef("sqrt_recip_alphas_cumprod", t, x_t) * x_t - self.coef("sqrt_recipm1_alphas_cumprod", t, x_t) * eps
+        return (
+            self.coef("sqrt_recip_alphas_cumprod", t, x_t) * x_t
+            - self.coef("sqrt_recipm1_alphas_cumprod", t, x_t) * eps
+        )
 
     def predict_eps_from_xstart(self, x_t: torch.Tensor, t: torch.Tensor, pred_xstart: torch.Tensor) -> torch.Tensor:
         """eps = (x_t / sqrt(abar_t) - x_0) / sqrt(1 / abar_t - 1)."""
@@ -191,7 +199,10 @@ class GaussianDiffusion:
 
     def predict_xstart_from_xprev(self, x_t: torch.Tensor, t: torch.Tensor, xprev: torch.Tensor) -> torch.Tensor:
         """Invert the posterior mean: x_0 = (x_{t-1} - coef2 x_t) / coef1."""
-        return self.coef("recip_posterior_mean_coef1", t, x_t) * xprev - self.coef("posterior_mean_coef_ratio", t, x_t) * x_t
+        return (
+            self.coef("recip_posterior_mean_coef1", t, x_t) * xprev
+            - self.coef("posterior_mean_coef_ratio", t, x_t) * x_t
+        )
 
     #------------------------------------------------------------------------
     # Reverse process.
@@ -225,7 +236,9 @@ class GaussianDiffusion:
         n, c = x.shape[:2]
         if self.variance_type.is_learned:
             if output.shape != (n, 2 * c, *x.shape[2:]):
-                raise ValueError(f"model output {tuple(output.shape)} must have 2*C = {2 * c} channels (learned variance)")
+                raise ValueError(
+                    f"model output {tuple(output.shape)} must have 2*C = {2 * c} channels (learned variance)"
+                )
             output, var_values = torch.split(output, c, dim=1)
             if self.variance_type is VarianceType.LEARNED:
                 log_variance = var_values

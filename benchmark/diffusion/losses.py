@@ -40,7 +40,9 @@ def discretized_gaussian_log_likelihood(
     Bins have half-width 1/255; the two end bins extend to -inf and +inf (Ho et al. 2020, Eq. 13).
     """
     if not x.shape == means.shape == log_scales.shape:
-        raise ValueError(f"shapes differ: x {tuple(x.shape)}, means {tuple(means.shape)}, log_scales {tuple(log_scales.shape)}")
+        raise ValueError(
+            f"shapes differ: x {tuple(x.shape)}, means {tuple(means.shape)}, log_scales {tuple(log_scales.shape)}"
+        )
     centered = x - means
     inv_std = torch.exp(-log_scales)
     cdf_plus = approx_standard_normal_cdf(inv_std * (centered + 1.0 / 255.0))

@@ -29,7 +29,8 @@ def _nonzero_mask(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return (t != 0).float().view(-1, *([1] * (like.ndim - 1)))
 
 
-def _indices(num_timesteps: int, progress: bool) -> Iterator[int]:
+def timestep_indices(num_timesteps: int, progress: bool) -> Iterator[int]:
+    """T-1, ..., 0, wrapped in a tqdm bar when `progress` (and tqdm is installed)."""
     indices = reversed(range(num_timesteps))
     if progress:
         try:
@@ -56,7 +57,9 @@ def ddpm_step(
     model_kwargs: dict[str, object] | None = None,
 ) -> StepOutput:
     """x_{t-1} ~ p_theta(x_{t-1} | x_t), shifted by classifier guidance when cond_fn is given (Algorithm 1)."""
-    out = diffusion.p_mean_variance(model, x, t, clip_denoised=clip_denoised, denoised_fn=denoised_fn, model_kwargs=model_kwargs)
+    out = diffusion.p_mean_variance(
+        model, x, t, clip_denoised=clip_denoised, denoised_fn=denoised_fn, model_kwargs=model_kwargs
+    )
     noise = noise_fn(x)
     mean = out.mean if cond_fn is None else diffusion.condition_mean(cond_fn, out, x, t, model_kwargs)
     sample = mean + _nonzero_mask(t, x) * torch.exp(0.5 * out.log_variance) * noise
@@ -81,7 +84,9 @@ def ddim_step(
     `noise_fn` may be None only when eta == 0; when given it is always called once (so a shared stream advances
     the same way for every eta).
     """
-    out = diffusion.p_mean_variance(model, x, t, clip_denoised=clip_denoised, denoised_fn=denoised_fn, model_kwargs=model_kwargs)
+    out = diffusion.p_mean_variance(
+        model, x, t, clip_denoised=clip_denoised, denoised_fn=denoised_fn, model_kwargs=model_kwargs
+    )
     if cond_fn is not None:
         out = diffusion.condition_score(cond_fn, out, x, t, model_kwargs)
     # Re-derive eps from x_0 (also covers x_0- and x_{t-1}-predicting models).
@@ -109,7 +114,9 @@ def ddim_reverse_step(
     model_kwargs: dict[str, object] | None = None,
 ) -> StepOutput:
     """Deterministic DDIM encoding step x_t -> x_{t+1} (Eq. 12 run backwards, eta = 0)."""
-    out = diffusion.p_mean_variance(model, x, t, clip_denoised=clip_denoised, denoised_fn=denoised_fn, model_kwargs=model_kwargs)
+    out = diffusion.p_mean_variance(
+        model, x, t, clip_denoised=clip_denoised, denoised_fn=denoised_fn, model_kwargs=model_kwargs
+    )
     eps = diffusion.predict_eps_from_xstart(x, t, out.pred_xstart)
     alpha_bar_next = diffusion.coef("alphas_cumprod_next", t, x)
     sample = out.pred_xstart * torch.sqrt(alpha_bar_next) + torch.sqrt(1 - alpha_bar_next) * eps
@@ -133,7 +140,7 @@ def ddpm_sample_loop_progressive(
 ) -> Iterator[StepOutput]:
     """Ancestral sampling from x_T down to x_0 (DDPM Algorithm 2), yielding every step."""
     x = x_T
-    for i in _indices(diffusion.num_timesteps, progress):
+    for i in timestep_indices(diffusion.num_timesteps, progress):
         t = torch.full((x.shape[0],), i, dtype=torch.long, device=x.device)
         with torch.no_grad():
             out = ddpm_step(diffusion, model, x, t, noise_fn, clip_denoised=clip_denoised, denoised_fn=denoised_fn,
@@ -179,7 +186,7 @@ def ddim_sample_loop_progressive(
     """DDIM sampling over the (respaced) process, yielding every step; eta = 0 draws no noise at all."""
     step_noise = None if eta == 0 else noise_fn
     x = x_T
-    for i in _indices(diffusion.num_timesteps, progress):
+    for i in timestep_indices(diffusion.num_timesteps, progress):
         t = torch.full((x.shape[0],), i, dtype=torch.long, device=x.device)
         with torch.no_grad():
             out = ddim_step(diffusion, model, x, t, step_noise, eta=eta, clip_denoised=clip_denoised,

@@ -18,7 +18,10 @@ def linear_betas(steps: int) -> np.ndarray:
 
 
 def betas_for_alpha_bar(steps: int, alpha_bar: Callable[[float], float], max_beta: float = 0.999) -> np.ndarray:
-    """Discretise a continuous alpha_bar(t), t in [0, 1]: beta_i = min(1 - alpha_bar(t_{i+1}) / alpha_bar(t_i), max_beta)."""
+    """Discretise a continuous alpha_bar(t), t in [0, 1].
+
+    beta_i = min(1 - alpha_bar(t_{i+1}) / alpha_bar(t_i), max_beta) with t_i = i / steps.
+    """
     betas = [min(1.0 - alpha_bar((i + 1) / steps) / alpha_bar(i / steps), max_beta) for i in range(steps)]
     return np.array(betas, dtype=np.float64)
 
@@ -77,7 +80,9 @@ def space_timesteps(num_timesteps: int, section_counts: str | Sequence[int]) -> 
     for i, count in enumerate(counts):
         size = size_per + (1 if i < extra else 0)
         if size < count:
-            raise InputError(f"cannot divide a section of {size} steps into {count} (respacing {counts} of {num_timesteps})")
+            raise InputError(
+                f"cannot divide a section of {size} steps into {count} (respacing {counts} of {num_timesteps})"
+            )
         stride = 1.0 if count <= 1 else (size - 1) / (count - 1)
         position = 0.0
         for _ in range(count):

@@ -28,7 +28,8 @@ class UniformSampler:
         """
         w = self.weights()
         p = w / np.sum(w)
-        indices = np.random.choice(len(p), size=(batch_size,), p=p) if rng is None else rng.choice(len(p), size=(batch_size,), p=p)
+        choice = np.random.choice if rng is None else rng.choice
+        indices = choice(len(p), size=(batch_size,), p=p)
         weights = 1.0 / (len(p) * p[indices])
         return torch.from_numpy(indices).long().to(device), torch.from_numpy(weights).float().to(device)
 

@@ -72,7 +72,8 @@ def test_posterior_matches_gaussian_conditioning():
     np.testing.assert_allclose(var.numpy()[:, 0], exp_var, rtol=1e-9)
     np.testing.assert_allclose(log_var.numpy()[:, 0], np.log(exp_var), rtol=1e-9)
     # t = 0: x_{-1} is x_0 itself (variance 0); the log variance is clipped to the t = 1 value.
-    mean0, var0, log_var0 = d.q_posterior_mean_variance(torch.tensor(x0), torch.tensor(xt), torch.zeros(4, dtype=torch.long))
+    t0 = torch.zeros(4, dtype=torch.long)
+    mean0, var0, log_var0 = d.q_posterior_mean_variance(torch.tensor(x0), torch.tensor(xt), t0)
     np.testing.assert_allclose(mean0.numpy(), x0, rtol=1e-12)
     assert (var0 == 0).all()
     np.testing.assert_allclose(log_var0.numpy(), np.log(betas[1] * (1 - abar[0]) / (1 - abar[1])), rtol=1e-12)

@@ -64,7 +64,8 @@ def test_schedules_and_respacing_match_reference():
         kept = space_timesteps(steps, spec)
         np.testing.assert_array_equal(kept, SCHED[f"respace{i}_timesteps"], err_msg=spec)
         assert sorted(gdc.space_timesteps(steps, spec)) == list(SCHED[f"respace{i}_timesteps"])
-        np.testing.assert_array_equal(respaced_betas(named_betas(Schedule.COSINE, steps), kept), SCHED[f"respace{i}_cosine_betas"])
+        ours = respaced_betas(named_betas(Schedule.COSINE, steps), kept)
+        np.testing.assert_array_equal(ours, SCHED[f"respace{i}_cosine_betas"])
         i += 1
     assert i == 9
 
@@ -151,7 +152,8 @@ def test_sampling_loops_match_reference_with_global_seed(name: str):
         for eta in (0.0, 1.0):
             torch.manual_seed(22)
             out = diff.ddim_sample_loop(model, SHAPE, cond_fn=cond_fn, model_kwargs={"y": y}, device="cpu", eta=eta)
-            _close(out, F32[f"{name}__loop_ddim_eta{eta}_s{scale}"], torch.float32, f"ddim_sample_loop eta={eta} s={scale}")
+            key = f"{name}__loop_ddim_eta{eta}_s{scale}"
+            _close(out, F32[key], torch.float32, f"ddim_sample_loop eta={eta} s={scale}")
     # Same number of global draws as the reference: the RNG continues identically.
     np.testing.assert_array_equal(torch.randn(4).numpy(), F32[f"{name}__rng_after_ddim"])
 
@@ -159,7 +161,8 @@ def test_sampling_loops_match_reference_with_global_seed(name: str):
 def test_create_gaussian_diffusion_flags_match_reference():
     flags = [dict(), dict(learn_sigma=True), dict(sigma_small=True, noise_schedule="cosine", steps=200),
              dict(use_kl=True, predict_xstart=True, timestep_respacing="ddim10", steps=100),
-             dict(rescale_learned_sigmas=True, learn_sigma=True, rescale_timesteps=True, timestep_respacing="25", steps=100)]
+             dict(rescale_learned_sigmas=True, learn_sigma=True, rescale_timesteps=True, timestep_respacing="25",
+                  steps=100)]
     for i, f in enumerate(flags):
         d = gdc.create_gaussian_diffusion(**f)
         np.testing.assert_array_equal(d.betas, F32[f"flags{i}__betas"])

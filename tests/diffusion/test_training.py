@@ -106,7 +106,8 @@ def test_a_few_training_steps_lower_the_hybrid_loss():
     rng = np.random.default_rng(0)
     for _ in range(30):
         t, weights = sampler.sample(16, "cpu", rng=rng)
-        loss = (d.training_losses(model, data, t, noise=torch.randn(data.shape, generator=gen))["loss"] * weights).mean()
+        noise = torch.randn(data.shape, generator=gen)
+        loss = (d.training_losses(model, data, t, noise=noise)["loss"] * weights).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -10,13 +10,17 @@ import torch
 import torch.nn.functional as F
 
 # Reference-parity cases: process settings by enum *name* (valid for both implementations).
+_FIELDS = ("steps", "schedule", "respacing", "mean", "var", "loss", "rescale")
 CASES: dict[str, dict[str, object]] = {
-    "A": dict(steps=100, schedule="linear", respacing="10", mean="EPSILON", var="LEARNED_RANGE", loss="MSE", rescale=False),
-    "B": dict(steps=100, schedule="cosine", respacing="ddim20", mean="EPSILON", var="LEARNED_RANGE", loss="RESCALED_MSE", rescale=True),
-    "C": dict(steps=50, schedule="linear", respacing="", mean="START_X", var="FIXED_SMALL", loss="RESCALED_KL", rescale=False),
-    "D": dict(steps=50, schedule="cosine", respacing="5,10,5", mean="EPSILON", var="FIXED_LARGE", loss="MSE", rescale=False),
-    "E": dict(steps=40, schedule="linear", respacing="", mean="PREVIOUS_X", var="LEARNED", loss="KL", rescale=True),
-    "F": dict(steps=30, schedule="linear", respacing="12", mean="START_X", var="LEARNED_RANGE", loss="RESCALED_MSE", rescale=False),
+    name: dict(zip(_FIELDS, values))
+    for name, values in {
+        "A": (100, "linear", "10", "EPSILON", "LEARNED_RANGE", "MSE", False),
+        "B": (100, "cosine", "ddim20", "EPSILON", "LEARNED_RANGE", "RESCALED_MSE", True),
+        "C": (50, "linear", "", "START_X", "FIXED_SMALL", "RESCALED_KL", False),
+        "D": (50, "cosine", "5,10,5", "EPSILON", "FIXED_LARGE", "MSE", False),
+        "E": (40, "linear", "", "PREVIOUS_X", "LEARNED", "KL", True),
+        "F": (30, "linear", "12", "START_X", "LEARNED_RANGE", "RESCALED_MSE", False),
+    }.items()
 }
 SHAPE = (3, 2, 3, 3)  # N, C, H, W
 NUM_CLASSES = 4
