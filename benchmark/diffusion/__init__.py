@@ -2,6 +2,7 @@
 
 from benchmark.diffusion.config import DiffusionConfig, LossType, MeanType, Schedule, VarianceType
 from benchmark.diffusion.gaussian import GaussianDiffusion, MeanVariance
+from benchmark.diffusion.guidance import classifier_cond_fn
 from benchmark.diffusion.rng import SampleRNG, sample_seed
 from benchmark.diffusion.sampling import (
     StepOutput,
@@ -24,6 +25,7 @@ __all__ = [
     "Schedule",
     "StepOutput",
     "VarianceType",
+    "classifier_cond_fn",
     "ddim_reverse_step",
     "ddim_sample_loop",
     "ddim_sample_loop_progressive",

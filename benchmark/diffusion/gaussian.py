@@ -92,7 +92,8 @@ class GaussianDiffusion:
         self.posterior_variance = betas * (1.0 - self.alphas_cumprod_prev) / (1.0 - self.alphas_cumprod)
         pv_clip = np.append(self.posterior_variance[1], self.posterior_variance[1:]) if self.num_timesteps > 1 \
             else self.posterior_variance.copy()
-        self.posterior_log_variance_clipped = np.log(pv_clip)
+        with np.errstate(divide="ignore"):  # a 1-step process has a zero posterior variance
+            self.posterior_log_variance_clipped = np.log(pv_clip)
         self.posterior_mean_coef1 = betas * np.sqrt(self.alphas_cumprod_prev) / (1.0 - self.alphas_cumprod)
         self.posterior_mean_coef2 = (1.0 - self.alphas_cumprod_prev) * np.sqrt(alphas) / (1.0 - self.alphas_cumprod)
         self.recip_posterior_mean_coef1 = 1.0 / self.posterior_mean_coef1
@@ -101,7 +102,8 @@ class GaussianDiffusion:
         # Fixed reverse variances: beta~_t (small) or beta_t with beta~_1 at t = 0 (large).
         self.log_betas = np.log(betas)
         self.fixed_large_variance = np.append(pv_clip[0], betas[1:])
-        self.fixed_large_log_variance = np.log(self.fixed_large_variance)
+        with np.errstate(divide="ignore"):
+            self.fixed_large_log_variance = np.log(self.fixed_large_variance)
 
     @classmethod
     def from_config(cls, config: DiffusionConfig) -> GaussianDiffusion:
