@@ -1,0 +1,1 @@
+"""Tables, plots and reports rendered from stored metrics files (never recomputed)."""
