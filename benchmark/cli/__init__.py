@@ -39,12 +39,14 @@ def main() -> None:
 
 def _register() -> None:
     from benchmark.cli import evaluate_cmd, perf_cmd
+    from benchmark.cli import inception_cmd
     from benchmark.cli import runners_cmd
 
     main.add_command(evaluate_cmd.evaluate)
     main.add_command(evaluate_cmd.demo)
     main.add_command(evaluate_cmd.list_extractors)
     main.add_command(perf_cmd.perf)
+    main.add_command(inception_cmd.inception)
     main.add_command(runners_cmd.train)
     main.add_command(runners_cmd.train_classifier)
     main.add_command(runners_cmd.sample)
