@@ -9,6 +9,7 @@ order. Table cells are `Slot`s pointing at the evaluation stage that fills them.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from benchmark.data.reference_manifest import REFERENCE_DIR
 from benchmark.errors import InputError
 from reports.published import GUIDANCE_SCALES, guidance_key
+from reports.render import MANIFEST_NAME
 from runners import checkpointing as ckpt
 from runners.config import AnyRunConfig, ClassifierRunConfig, SampleConfig
 from runners.presets import (
@@ -34,7 +36,6 @@ from runners.rundir import config_hash, run_dir_for
 from runners.sample import SAMPLE_JSON
 
 TABLES = ("1", "2", "3", "guidance")
-MANIFEST_NAME = "reproduce.json"
 RELEASED_DIR = "released"
 DATA_PLACEHOLDER = "<--data DIR>"
 
@@ -221,7 +222,8 @@ def _reference_stage(preset: Preset, out: Path, dataset: str) -> ReferenceStage:
         # Not committed (yet): build the same batch into the output directory.
         local = out / "reference" / Path(preset.reference).name
         return ReferenceStage(key=f"ref:{local.name}", path=local, build_dataset=dataset)
-    name = f"{Path(dataset).name or 'data'}-{preset.resolution}x{preset.resolution}x{preset.channels}-{preset.extractor}.npz"
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "", Path(dataset).name) or "data"
+    name = f"{stem}-{preset.resolution}x{preset.resolution}x{preset.channels}-{preset.extractor}.npz"
     return ReferenceStage(key=f"ref:{name}", path=out / "reference" / name, build_dataset=dataset)
 
 
@@ -408,19 +410,5 @@ def _relative(path: Path, root: Path) -> str:
         return str(path)
 
 
-def read_manifest(out: str | Path) -> dict[str, Any]:
-    """The manifest of a reproduction directory (InputError when there is none)."""
-    path = Path(out) / MANIFEST_NAME
-    if not path.is_file():
-        raise InputError(f"no {MANIFEST_NAME}: not a reproduction directory (run `admbench reproduce --out DIR` first)", out)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"unreadable manifest ({err})", path) from None
-    if not isinstance(data, dict) or not isinstance(data.get("slots"), list):
-        raise InputError("manifest has no 'slots' list", path)
-    return data
-
-
 __all__ = ["TABLES", "GUIDANCE_SCALES", "Plan", "Slot", "Stage", "ReferenceStage", "TrainStage", "LoadStage",
-           "SampleStage", "EvalStage", "parse_tables", "plan", "manifest", "read_manifest", "MANIFEST_NAME"]  # fmt: skip
+           "SampleStage", "EvalStage", "parse_tables", "plan", "manifest", "MANIFEST_NAME"]  # fmt: skip

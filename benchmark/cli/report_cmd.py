@@ -1,0 +1,63 @@
+"""`admbench report DIR` re-renders a reproduction's report from its stored metrics files;
+`admbench report compare REF.npz A.npz B.npz ...` evaluates third-party archives into one table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+class _ReportGroup(click.Group):
+    """`report DIR` is `report render DIR`: a first argument that is not a subcommand is the directory."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["render", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_ReportGroup)
+def report() -> None:
+    """Render reports from stored metrics, or compare sample archives.
+
+    \b
+    Examples:
+      admbench report reproduction
+      admbench report compare VIRTUAL_imagenet256_labeled.npz ours.npz theirs.npz --extractor inception-v3
+    """
+
+
+@report.command("render")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def render(directory: Path) -> None:
+    """Re-render DIRECTORY/report/ from reproduce.json and the metrics files (nothing is recomputed)."""
+    from reports.render import render_report
+
+    for path in render_report(directory):
+        click.echo(str(path))
+
+
+@report.command("compare")
+@click.argument("ref", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("archives", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--extractor", default="inception-v3", show_default=True, metavar="NAME", help="Feature extractor.")
+@click.option("--device", default="cpu", show_default=True, metavar="DEV")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help="Bootstrap resamples for a 95% FID interval (0 = none).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write compare.md and compare.csv into this folder.")
+def compare(ref: Path, archives: tuple[Path, ...], extractor: str, device: str, bootstrap: int, out: Path | None) -> None:
+    """Evaluate ARCHIVES against REF into one table (FID, sFID, IS, precision, recall, FID 95% CI)."""
+    from benchmark.io.atomic import write_text_atomic
+    from benchmark.progress import make_reporter
+    from reports.compare import comparison_table, evaluate_many
+    from reports.tables import to_csv, to_markdown
+
+    results = evaluate_many(ref, list(archives), extractor, device, bootstrap, reporter=make_reporter(False))
+    table = comparison_table(results, [a.name for a in archives])
+    text = to_markdown(table)
+    click.echo(text, nl=False)
+    if out is not None:
+        write_text_atomic(out / "compare.md", text)
+        write_text_atomic(out / "compare.csv", to_csv(table))

@@ -1,0 +1,304 @@
+"""Execute a reproduction plan: references, training (or released checkpoints), sampling and evaluation of every
+table row, then render the report. Finished stages are skipped, interrupted ones resume, so rerunning the same
+command after a crash or Ctrl-C continues where it stopped.
+
+Under torchrun every process runs the same plan: training and sampling are distributed by the runners;
+reference building, downloads, evaluation and the report run on rank 0 between barriers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmark.distributed import World, barrier, init_from_env
+from benchmark.errors import InputError
+from benchmark.io.atomic import write_json_atomic
+from benchmark.progress import QuietReporter, Reporter
+from reports.render import MANIFEST_NAME, render_report
+from runners.config import ClassifierRunConfig
+from runners.plan import EvalStage, LoadStage, Plan, ReferenceStage, SampleStage, Stage, TrainStage, manifest, plan
+from runners.presets import Preset
+
+#: Diffusion flags of the released 256x256 models (guided-diffusion README: linear schedule, 1000 steps).
+RELEASED_DIFFUSION_FLAGS = {"learn_sigma": True, "diffusion_steps": 1000, "noise_schedule": "linear"}
+
+
+@dataclass(frozen=True)
+class ReproduceOptions:
+    """How to execute a plan (none of these change a number)."""
+
+    device: str = "cpu"
+    num_workers: int = 0  # data-loader workers per training run
+    render: bool = True
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Cost model for the progress bar's ETA: work units ~ network evaluations x images.
+
+
+def stage_cost(stage: Stage) -> float:
+    """Rough relative cost of a stage (the ETA is a rate over these units)."""
+    if isinstance(stage, TrainStage):
+        return 3.0 * stage.config.train.milestones[-1] * stage.config.train.batch_size
+    if isinstance(stage, SampleStage):
+        digits = [int(x) for x in "".join(c if c.isdigit() else " " for c in stage.config.respacing).split()]
+        steps = sum(digits) or 1000
+        return float(stage.config.num_samples * steps * (2 if stage.config.guidance_scale else 1))
+    if isinstance(stage, EvalStage):
+        return 5.0 * 200
+    return 1000.0
+
+
+class _PlanProgress:
+    """One rich display: the plan's overall bar (with ETA) plus a bar per running task (a Reporter)."""
+
+    def __init__(self, progress: Any, total: float) -> None:
+        self._progress = progress
+        self._overall = progress.add_task("[bold]reproduction", total=total, unit="")
+
+    def advance_plan(self, amount: float) -> None:
+        self._progress.advance(self._overall, amount)
+
+    @contextmanager
+    def task(self, description: str, total: int | None, unit: str = "img") -> Iterator[Any]:
+        task_id = self._progress.add_task(description[:70], total=total, unit=unit)
+        progress = self._progress
+
+        class _T:
+            def advance(self, n: int) -> None:
+                progress.advance(task_id, n)
+
+        try:
+            yield _T()
+        finally:
+            progress.remove_task(task_id)
+
+    def log(self, message: str) -> None:
+        self._progress.console.print(message, highlight=False)
+
+
+@contextmanager
+def _display(rich: bool, total: float, fallback: Reporter) -> Iterator[tuple[Reporter, Any]]:
+    if not rich:
+        yield fallback, None
+        return
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+               TextColumn("ETA"), TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, transient=False) as progress:
+        display = _PlanProgress(progress, total)
+        yield display, display  # type: ignore[misc]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Stage execution.
+
+
+def _run_reference(stage: ReferenceStage, preset: Preset, device: str, reporter: Reporter) -> None:
+    if stage.path.is_file():
+        return
+    if stage.url is not None:
+        from benchmark.data.reference_manifest import record_file
+        from benchmark.io.download import RemoteFile, download
+
+        reporter.log(f"downloading {stage.url}")
+        path = download(RemoteFile(stage.url, stage.path.name), stage.path.parent)
+        record_file(path, {"kind": "reference-batch", "source": stage.url,
+                           "note": "no checksum is published; sha256 recorded on first download"})  # fmt: skip
+        return
+    if stage.build_dataset is None:
+        raise InputError("reference batch not found and no way to build it", stage.path)
+    from benchmark.data.registry import open_dataset
+    from benchmark.extractors.base import ExtractorOptions
+    from benchmark.extractors.registry import build_extractor
+    from runners.reference_build import build_reference
+
+    reporter.log(f"building the reference batch {stage.path.name} from {stage.build_dataset} (whole training set)")
+    dataset = open_dataset(stage.build_dataset, preset.resolution, preset.channels, class_cond=False)
+    extractor = build_extractor(preset.extractor, ExtractorOptions(device=device))
+    build_reference(dataset, extractor, stage.path, num_images=preset.reference_images, log=reporter.log)
+
+
+def _run_load(stage: LoadStage, out: Path, reporter: Reporter) -> Path:
+    from benchmark.compat.gd_models import released_models
+    from benchmark.io.atomic import sha256_file
+    from benchmark.io.download import RemoteFile, download
+    from runners.gd_checkpoint import prepare_gd_classifier_run, prepare_gd_model_run
+
+    existing = stage.run_dir()
+    if existing is not None and (existing / "config.json").is_file():
+        return existing
+    entry = released_models()[stage.model.name]
+    checkpoint = stage.checkpoint_dir / stage.model.filename
+    downloaded = False
+    if not checkpoint.is_file():
+        reporter.log(f"downloading {entry['url']}")
+        checkpoint = download(RemoteFile(entry["url"], stage.model.filename), stage.checkpoint_dir)
+        downloaded = True
+    flags = {**entry["flags"], **RELEASED_DIFFUSION_FLAGS}
+    if stage.kind == "classifier":
+        flags = {k: v for k, v in flags.items() if k != "learn_sigma"}
+        run_dir = prepare_gd_classifier_run(checkpoint, json.dumps(flags), out)
+    else:
+        run_dir = prepare_gd_model_run(checkpoint, json.dumps(flags), out)
+    write_json_atomic(stage.record, {
+        "name": stage.model.name, "url": entry["url"], "checkpoint": str(checkpoint), "sha256": sha256_file(checkpoint),
+        "downloaded_here": downloaded, "run_dir": str(run_dir),
+        "note": "no checksums are published for the released checkpoints; this sha256 was recorded on first use",
+    })  # fmt: skip
+    return run_dir
+
+
+def _model_dir(p: Plan, key: str) -> Path:
+    stage = p.stage(key)
+    if isinstance(stage, TrainStage):
+        return stage.run_dir
+    assert isinstance(stage, LoadStage)
+    run_dir = stage.run_dir()
+    if run_dir is None:
+        raise InputError(f"released model {stage.model.name} has not been prepared", stage.record)
+    return run_dir
+
+
+def _run_stage(p: Plan, stage: Stage, options: ReproduceOptions, world: World, reporter: Reporter) -> None:
+    if isinstance(stage, ReferenceStage):
+        if world.is_main:
+            _run_reference(stage, p.preset, options.device, reporter)
+    elif isinstance(stage, LoadStage):
+        if world.is_main:
+            _run_load(stage, p.out, reporter)
+    elif isinstance(stage, TrainStage):
+        if isinstance(stage.config, ClassifierRunConfig):
+            from runners.train_classifier import train_classifier
+
+            train_classifier(stage.config, p.out, options.device, reporter, num_workers=options.num_workers)
+        else:
+            from runners.train import train
+
+            train(stage.config, p.out, options.device, reporter, num_workers=options.num_workers)
+    elif isinstance(stage, SampleStage):
+        from runners.sample import sample
+
+        config = stage.config
+        if stage.classifier is not None:
+            config = dataclasses.replace(config, classifier_run=str(_model_dir(p, stage.classifier)))
+        sample(_model_dir(p, stage.model), config, options.device, reporter)
+    elif isinstance(stage, EvalStage):
+        if world.is_main:
+            from runners.evaluate_run import evaluate_run_archive
+
+            sample_stage = p.stage(stage.sample)
+            assert isinstance(sample_stage, SampleStage)
+            run_dir = _model_dir(p, sample_stage.model)
+            sample_dir = run_dir / "samples" / sample_stage.config.tag()
+            archives = sorted(sample_dir.glob("samples_*.npz"))
+            if not archives:
+                raise InputError("no sample archive to evaluate; rerun to sample it", sample_dir)
+            ref = p.stage(stage.reference)
+            assert isinstance(ref, ReferenceStage)
+            evaluate_run_archive(run_dir, archives[0], ref.path, stage.extractor, sample_stage.config.tag(),
+                                 options.device, stage.bootstrap, reporter)  # fmt: skip
+    barrier(world)
+
+
+def write_manifest(p: Plan) -> Path:
+    """Write `<out>/reproduce.json` (what the report is rendered from)."""
+    path = p.out / MANIFEST_NAME
+    write_json_atomic(path, manifest(p))
+    return path
+
+
+def reproduce(
+    preset: Preset,
+    tables: tuple[str, ...],
+    seeds: int,
+    out: str | Path,
+    options: ReproduceOptions,
+    data: str | None = None,
+    checkpoint_dir: str | Path | None = None,
+    reporter: Reporter | None = None,
+    rich_display: bool = False,
+) -> dict[str, Any]:
+    """Run every pending stage of the plan, then render the report; returns a summary (stages run, seconds)."""
+    if preset.dataset is None and data is None:
+        raise InputError(f"preset {preset.name} trains on your data: pass --data DIR (an image folder)")
+    world = init_from_env(options.device)
+    reporter = reporter or QuietReporter()
+    out = Path(out).resolve()
+    started = time.perf_counter()
+    p = plan(preset, tables, seeds, out, data, checkpoint_dir)
+    if world.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        write_manifest(p)
+    barrier(world)
+    pending = [s for s in p.stages if s.status() != "done"]
+    total = sum(stage_cost(s) for s in pending) or 1.0
+    ran: list[str] = []
+    with _display(rich_display and world.is_main, total, reporter if world.is_main else QuietReporter()) as (rep, bar):
+        # References and released checkpoints first: loading fixes the run directories of released models.
+        first = [s for s in p.stages if isinstance(s, (ReferenceStage, LoadStage))]
+        for stage in first:
+            if stage.status() != "done":
+                rep.log(f"[{len(ran) + 1}/{len(pending)}] {stage.key}")
+                _run_stage(p, stage, options, world, rep)
+                ran.append(stage.key)
+                if bar is not None:
+                    bar.advance_plan(stage_cost(stage))
+        if any(isinstance(s, LoadStage) for s in first):
+            p = plan(preset, tables, seeds, out, data, checkpoint_dir)
+            if world.is_main:
+                write_manifest(p)
+            barrier(world)
+        for stage in p.stages:
+            if isinstance(stage, (ReferenceStage, LoadStage)) or stage.status() == "done":
+                continue
+            rep.log(f"[{len(ran) + 1}/{len(pending)}] {stage.key}")
+            _run_stage(p, stage, options, world, rep)
+            ran.append(stage.key)
+            if bar is not None:
+                bar.advance_plan(stage_cost(stage))
+    written: list[Path] = []
+    if world.is_main and options.render:
+        written = render_report(out)
+    barrier(world)
+    return {"stages_run": ran, "stages_total": len(p.stages), "seconds": time.perf_counter() - started,
+            "report": [str(w) for w in written], "plan": p}  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Dry run.
+
+
+def describe_plan(p: Plan, show_configs: bool = True) -> str:
+    """The plan as text: every stage with its status, every run's hash and resolved config, and table sharing."""
+    lines = [
+        f"preset {p.preset.name}: tables {', '.join(p.tables)}, seeds {p.seeds}, output {p.out}",
+        f"data {p.dataset}; stages: " + ", ".join(f"{n} {k}" for k, n in p.counts().items()),
+        f"table cells: {len(p.slots)}; done {sum(1 for s in p.stages if s.status() == 'done')}/{len(p.stages)} stages",
+        "",
+    ]
+    for stage in p.stages:
+        users = p.shared.get(stage.key, [])
+        shared = f"  (shared by {', '.join(users)})" if len(users) > 1 else ""
+        lines.append(f"{stage.status():<24} {stage.key}{shared}")
+        if isinstance(stage, TrainStage):
+            lines.append(f"{'':<24}   hash {stage.hash}  dir {stage.run_dir}")
+            if show_configs:
+                text = json.dumps(stage.config.to_dict(), sort_keys=True)
+                lines.append(f"{'':<24}   config {text}")
+        elif isinstance(stage, SampleStage) and show_configs:
+            lines.append(f"{'':<24}   sample {json.dumps(stage.config.to_dict(), sort_keys=True)}")
+        elif isinstance(stage, LoadStage):
+            lines.append(f"{'':<24}   released checkpoint {stage.model.name} in {stage.checkpoint_dir}")
+        elif isinstance(stage, ReferenceStage):
+            how = "download " + stage.url if stage.url else ("build from " + stage.build_dataset if stage.build_dataset else "committed")
+            lines.append(f"{'':<24}   {stage.path} ({how})")
+    return "\n".join(lines) + "\n"
