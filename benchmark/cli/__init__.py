@@ -43,6 +43,7 @@ def _register() -> None:
     from benchmark.cli import inception_cmd
     from benchmark.cli import runners_cmd
     from benchmark.cli import report_cmd, reproduce_cmd
+    from benchmark.cli import report_cmd, reproduce_cmd
 
     main.add_command(evaluate_cmd.evaluate)
     main.add_command(evaluate_cmd.demo)
@@ -53,6 +54,8 @@ def _register() -> None:
     main.add_command(runners_cmd.train)
     main.add_command(runners_cmd.train_classifier)
     main.add_command(runners_cmd.sample)
+    main.add_command(reproduce_cmd.reproduce)
+    main.add_command(report_cmd.report)
     main.add_command(reproduce_cmd.reproduce)
     main.add_command(report_cmd.report)
 

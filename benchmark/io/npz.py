@@ -20,6 +20,11 @@ import numpy as np
 from benchmark.errors import InputError
 
 _MAGIC = b"\x93NUMPY"
+# What zipfile / zlib raise on damaged archives: bad CRC or headers, odd flags (encryption, unknown compression).
+_ZIP_ERRORS = (
+    zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError, ValueError,
+    struct.error, UnicodeDecodeError, KeyError, IndexError, OverflowError,
+)
 STAT_KEYS = ("mu", "sigma", "mu_s", "sigma_s")
 
 
@@ -88,23 +93,34 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
         raise InputError("is a directory, expected an .npz archive", path)
     try:
         return zipfile.ZipFile(path, "r")
-    except zipfile.BadZipFile as exc:
-        raise InputError("not a zip/.npz archive (or truncated: no zip directory found)", path) from exc
-    except OSError as exc:
+    except PermissionError as exc:
         raise InputError(f"cannot read ({exc.strerror or exc})", path) from exc
+    except _ZIP_ERRORS as exc:
+        raise InputError("not a zip/.npz archive (or truncated: no valid zip directory found)", path) from exc
 
 
 def _member_header(zf: zipfile.ZipFile, path: Path, key: str) -> NpyHeader:
     try:
         with zf.open(f"{key}.npy") as f:
             return parse_npy_header(f, path, f"{key}.npy")
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+    except InputError:
+        raise
+    except _ZIP_ERRORS as exc:
         raise InputError(f"member {key}.npy is corrupt or truncated ({exc})", path) from exc
 
 
 def inspect_archive(path: str | Path) -> ArchiveInfo:
     """Validate an image archive's structure from its headers (no image data is read)."""
     path = Path(path)
+    try:
+        return _inspect(path)
+    except InputError:
+        raise
+    except _ZIP_ERRORS as exc:
+        raise InputError(f"damaged archive ({type(exc).__name__}: {exc})", path) from exc
+
+
+def _inspect(path: Path) -> ArchiveInfo:
     with _open_zip(path) as zf:
         names = set(zf.namelist())
         if "arr_0.npy" not in names:
@@ -168,7 +184,9 @@ def iter_image_batches(
                         raise InputError(f"arr_0 ends after {index + len(data) // per_image} images (truncated)", path)
                     yield np.frombuffer(bytearray(data), dtype=np.uint8).reshape(count, *header.shape[1:])
                     index += count
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        except InputError:
+            raise
+        except _ZIP_ERRORS as exc:
             raise InputError(f"arr_0 data is corrupt or truncated ({exc})", path) from exc
 
 
@@ -201,7 +219,7 @@ def read_small_array(path: str | Path, key: str) -> np.ndarray:
         try:
             with zf.open(f"{key}.npy") as f:
                 return np.lib.format.read_array(f, allow_pickle=False)
-        except (ValueError, zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        except _ZIP_ERRORS as exc:
             raise InputError(f"member {key}.npy is unreadable ({exc})", path) from exc
 
 

@@ -1,6 +1,7 @@
 """The streaming archive reader: stored/deflated members, .npy v1/v2/v3 headers, bounded memory, malformed files."""
 
 import io
+import os
 import tracemalloc
 import zipfile
 
@@ -111,7 +112,8 @@ def test_not_a_zip_missing_and_truncated(tmp_path):
         list(iter_image_batches(tmp_path / "cut.npz", 8))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("ADMBENCH_FUZZ_EXAMPLES", "300")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_fuzzed_archives_give_clean_errors(tmp_path, data):
     """Any mutation or truncation of a valid archive yields correct images or an InputError, nothing else."""
