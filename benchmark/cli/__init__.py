@@ -39,23 +39,18 @@ def main() -> None:
 
 def _register() -> None:
     from benchmark.cli import evaluate_cmd, perf_cmd
-    from benchmark.cli import reference_cmd
     from benchmark.cli import inception_cmd
     from benchmark.cli import runners_cmd
-    from benchmark.cli import report_cmd, reproduce_cmd
     from benchmark.cli import report_cmd, reproduce_cmd
 
     main.add_command(evaluate_cmd.evaluate)
     main.add_command(evaluate_cmd.demo)
     main.add_command(evaluate_cmd.list_extractors)
     main.add_command(perf_cmd.perf)
-    main.add_command(reference_cmd.reference)
     main.add_command(inception_cmd.inception)
     main.add_command(runners_cmd.train)
     main.add_command(runners_cmd.train_classifier)
     main.add_command(runners_cmd.sample)
-    main.add_command(reproduce_cmd.reproduce)
-    main.add_command(report_cmd.report)
     main.add_command(reproduce_cmd.reproduce)
     main.add_command(report_cmd.report)
 
