@@ -17,6 +17,7 @@ def _sections() -> dict[str, Callable[[bool], list[PerfRow]]]:
     return {
         "evaluation": evaluation.run,
         "diffusion": diffusion.run,
+        "runners": __import__("benchmark.perf.runners", fromlist=["run"]).run,
     }
 
 
