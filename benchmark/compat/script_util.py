@@ -1,0 +1,300 @@
+"""Drop-in guided_diffusion.script_util: default flag dicts, argparse helpers and the model+diffusion factories.
+
+Names, defaults and meanings are those of the reference, including its known quirk that the three default layers
+disagree: `model_and_diffusion_defaults()` says num_heads=4, attention_resolutions="16,8",
+use_scale_shift_norm=True, while `create_model`'s own keyword defaults are 1, "16" and False. Scripts build their
+argparse from the dicts, so the dict values are what a flag-less run uses. Models are the native
+`benchmark.models` modules (UNet, SuperResUNet, NoisyClassifier); diffusions are `gd_diffusion.SpacedDiffusion`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from benchmark.compat.gd_diffusion import SpacedDiffusion, create_gaussian_diffusion
+from benchmark.compat.gd_models import NUM_CLASSES, create_classifier, create_model, sr_create_model
+from benchmark.models.classifier import NoisyClassifier
+from benchmark.models.unet import SuperResUNet, UNet
+
+__all__ = [
+    "NUM_CLASSES",
+    "add_dict_to_argparser",
+    "args_to_dict",
+    "classifier_and_diffusion_defaults",
+    "classifier_defaults",
+    "create_classifier",
+    "create_classifier_and_diffusion",
+    "create_gaussian_diffusion",
+    "create_model",
+    "create_model_and_diffusion",
+    "diffusion_defaults",
+    "model_and_diffusion_defaults",
+    "sr_create_model",
+    "sr_create_model_and_diffusion",
+    "sr_model_and_diffusion_defaults",
+    "str2bool",
+]
+
+#----------------------------------------------------------------------------
+# Default flag dicts (fresh dicts on every call: callers may update them).
+
+
+def diffusion_defaults() -> dict[str, Any]:
+    """Diffusion flags shared by image and classifier training."""
+    return {
+        "learn_sigma": False,
+        "diffusion_steps": 1000,
+        "noise_schedule": "linear",
+        "timestep_respacing": "",
+        "use_kl": False,
+        "predict_xstart": False,
+        "rescale_timesteps": False,
+        "rescale_learned_sigmas": False,
+    }
+
+
+def classifier_defaults() -> dict[str, Any]:
+    """Noisy-classifier flags (the values of the released 64..512 classifiers' family)."""
+    return {
+        "image_size": 64,
+        "classifier_use_fp16": False,
+        "classifier_width": 128,
+        "classifier_depth": 2,
+        "classifier_attention_resolutions": "32,16,8",
+        "classifier_use_scale_shift_norm": True,
+        "classifier_resblock_updown": True,
+        "classifier_pool": "attention",
+    }
+
+
+def model_and_diffusion_defaults() -> dict[str, Any]:
+    """UNet flags followed by diffusion_defaults()."""
+    flags: dict[str, Any] = {
+        "image_size": 64,
+        "num_channels": 128,
+        "num_res_blocks": 2,
+        "num_heads": 4,
+        "num_heads_upsample": -1,
+        "num_head_channels": -1,
+        "attention_resolutions": "16,8",
+        "channel_mult": "",
+        "dropout": 0.0,
+        "class_cond": False,
+        "use_checkpoint": False,
+        "use_scale_shift_norm": True,
+        "resblock_updown": False,
+        "use_fp16": False,
+        "use_new_attention_order": False,
+    }
+    flags.update(diffusion_defaults())
+    return flags
+
+
+def classifier_and_diffusion_defaults() -> dict[str, Any]:
+    """classifier_defaults() followed by diffusion_defaults()."""
+    flags = classifier_defaults()
+    flags.update(diffusion_defaults())
+    return flags
+
+
+def sr_model_and_diffusion_defaults() -> dict[str, Any]:
+    """model_and_diffusion_defaults() restricted to sr_create_model_and_diffusion's parameters, plus
+    large_size=256 and small_size=64 (image_size, channel_mult and use_new_attention_order are dropped)."""
+    flags = model_and_diffusion_defaults()
+    flags["large_size"] = 256
+    flags["small_size"] = 64
+    accepted = inspect.signature(sr_create_model_and_diffusion).parameters
+    return {key: value for key, value in flags.items() if key in accepted}
+
+
+#----------------------------------------------------------------------------
+# Factories.
+
+
+def _diffusion(
+    diffusion_steps: int,
+    learn_sigma: bool,
+    noise_schedule: str,
+    timestep_respacing: str,
+    use_kl: bool,
+    predict_xstart: bool,
+    rescale_timesteps: bool,
+    rescale_learned_sigmas: bool,
+) -> SpacedDiffusion:
+    # The reference never forwards sigma_small from the flag dicts: it stays False (fixed-large variance).
+    return create_gaussian_diffusion(
+        steps=diffusion_steps,
+        learn_sigma=learn_sigma,
+        noise_schedule=noise_schedule,
+        use_kl=use_kl,
+        predict_xstart=predict_xstart,
+        rescale_timesteps=rescale_timesteps,
+        rescale_learned_sigmas=rescale_learned_sigmas,
+        timestep_respacing=timestep_respacing,
+    )
+
+
+def create_model_and_diffusion(
+    image_size: int,
+    class_cond: bool,
+    learn_sigma: bool,
+    num_channels: int,
+    num_res_blocks: int,
+    channel_mult: str,
+    num_heads: int,
+    num_head_channels: int,
+    num_heads_upsample: int,
+    attention_resolutions: str,
+    dropout: float,
+    diffusion_steps: int,
+    noise_schedule: str,
+    timestep_respacing: str,
+    use_kl: bool,
+    predict_xstart: bool,
+    rescale_timesteps: bool,
+    rescale_learned_sigmas: bool,
+    use_checkpoint: bool,
+    use_scale_shift_norm: bool,
+    resblock_updown: bool,
+    use_fp16: bool,
+    use_new_attention_order: bool,
+) -> tuple[UNet, SpacedDiffusion]:
+    """(UNet, SpacedDiffusion) from the model_and_diffusion_defaults() keys (all required, as in the reference)."""
+    model = create_model(
+        image_size,
+        num_channels,
+        num_res_blocks,
+        channel_mult=channel_mult,
+        learn_sigma=learn_sigma,
+        class_cond=class_cond,
+        use_checkpoint=use_checkpoint,
+        attention_resolutions=attention_resolutions,
+        num_heads=num_heads,
+        num_head_channels=num_head_channels,
+        num_heads_upsample=num_heads_upsample,
+        use_scale_shift_norm=use_scale_shift_norm,
+        dropout=dropout,
+        resblock_updown=resblock_updown,
+        use_fp16=use_fp16,
+        use_new_attention_order=use_new_attention_order,
+    )
+    diffusion = _diffusion(diffusion_steps, learn_sigma, noise_schedule, timestep_respacing, use_kl, predict_xstart,
+                           rescale_timesteps, rescale_learned_sigmas)
+    return model, diffusion
+
+
+def create_classifier_and_diffusion(
+    image_size: int,
+    classifier_use_fp16: bool,
+    classifier_width: int,
+    classifier_depth: int,
+    classifier_attention_resolutions: str,
+    classifier_use_scale_shift_norm: bool,
+    classifier_resblock_updown: bool,
+    classifier_pool: str,
+    learn_sigma: bool,
+    diffusion_steps: int,
+    noise_schedule: str,
+    timestep_respacing: str,
+    use_kl: bool,
+    predict_xstart: bool,
+    rescale_timesteps: bool,
+    rescale_learned_sigmas: bool,
+) -> tuple[NoisyClassifier, SpacedDiffusion]:
+    """(NoisyClassifier, SpacedDiffusion) from the classifier_and_diffusion_defaults() keys."""
+    classifier = create_classifier(
+        image_size,
+        classifier_use_fp16,
+        classifier_width,
+        classifier_depth,
+        classifier_attention_resolutions,
+        classifier_use_scale_shift_norm,
+        classifier_resblock_updown,
+        classifier_pool,
+    )
+    diffusion = _diffusion(diffusion_steps, learn_sigma, noise_schedule, timestep_respacing, use_kl, predict_xstart,
+                           rescale_timesteps, rescale_learned_sigmas)
+    return classifier, diffusion
+
+
+def sr_create_model_and_diffusion(
+    large_size: int,
+    small_size: int,
+    class_cond: bool,
+    learn_sigma: bool,
+    num_channels: int,
+    num_res_blocks: int,
+    num_heads: int,
+    num_head_channels: int,
+    num_heads_upsample: int,
+    attention_resolutions: str,
+    dropout: float,
+    diffusion_steps: int,
+    noise_schedule: str,
+    timestep_respacing: str,
+    use_kl: bool,
+    predict_xstart: bool,
+    rescale_timesteps: bool,
+    rescale_learned_sigmas: bool,
+    use_checkpoint: bool,
+    use_scale_shift_norm: bool,
+    resblock_updown: bool,
+    use_fp16: bool,
+) -> tuple[SuperResUNet, SpacedDiffusion]:
+    """(SuperResUNet, SpacedDiffusion) from the sr_model_and_diffusion_defaults() keys."""
+    model = sr_create_model(
+        large_size,
+        small_size,
+        num_channels,
+        num_res_blocks,
+        learn_sigma=learn_sigma,
+        class_cond=class_cond,
+        use_checkpoint=use_checkpoint,
+        attention_resolutions=attention_resolutions,
+        num_heads=num_heads,
+        num_head_channels=num_head_channels,
+        num_heads_upsample=num_heads_upsample,
+        use_scale_shift_norm=use_scale_shift_norm,
+        dropout=dropout,
+        resblock_updown=resblock_updown,
+        use_fp16=use_fp16,
+    )
+    diffusion = _diffusion(diffusion_steps, learn_sigma, noise_schedule, timestep_respacing, use_kl, predict_xstart,
+                           rescale_timesteps, rescale_learned_sigmas)
+    return model, diffusion
+
+
+#----------------------------------------------------------------------------
+# argparse helpers.
+
+
+def str2bool(v: str | bool) -> bool:
+    """Parse yes/true/t/y/1 and no/false/f/n/0 (any case); anything else is an argparse type error."""
+    if isinstance(v, bool):
+        return v
+    text = v.lower()
+    if text in ("yes", "true", "t", "y", "1"):
+        return True
+    if text in ("no", "false", "f", "n", "0"):
+        return False
+    raise argparse.ArgumentTypeError("boolean value expected")
+
+
+def add_dict_to_argparser(parser: argparse.ArgumentParser, default_dict: Mapping[str, Any]) -> None:
+    """Add `--key` for every entry, typed by its default: bool -> str2bool, None -> str, else type(default)."""
+    for key, value in default_dict.items():
+        if value is None:
+            value_type: Any = str
+        elif isinstance(value, bool):
+            value_type = str2bool
+        else:
+            value_type = type(value)
+        parser.add_argument(f"--{key}", default=value, type=value_type)
+
+
+def args_to_dict(args: argparse.Namespace, keys: Iterable[str]) -> dict[str, Any]:
+    """{key: args.key} for the given keys (a missing key raises AttributeError, as in the reference)."""
+    return {key: getattr(args, key) for key in keys}
