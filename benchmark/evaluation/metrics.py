@@ -32,17 +32,30 @@ def _psd_sqrt(sigma: torch.Tensor) -> torch.Tensor:
     return (evecs * evals.clamp(min=0).sqrt()) @ evecs.T
 
 
-def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, device: str | torch.device = "cpu") -> float:
+def trace_sqrt_product(
+    sigma1: np.ndarray, sigma2: np.ndarray, device: str | torch.device = "cpu", method: str = "auto"
+) -> float:
     """tr((sigma1 sigma2)^(1/2)) for symmetric PSD matrices, without a general matrix square root.
 
-    With A = sigma1^(1/2), sigma1 sigma2 = A (A sigma2) has the same eigenvalues as (A sigma2) A = A sigma2 A, which
-    is symmetric PSD; so the trace is the sum of square roots of its eigenvalues. Exact for rank-deficient inputs
-    (fewer samples than dimensions), where a Schur-based sqrtm returns complex noise.
+    sigma1 sigma2 = A (A^T sigma2) for any factor sigma1 = A A^T, so it has the eigenvalues of A^T sigma2 A, a
+    symmetric PSD matrix; the trace is the sum of the square roots of those eigenvalues. `method="cholesky"` takes
+    A from a Cholesky factorisation (fast, needs sigma1 positive definite); `"eigh"` takes A = sigma1^(1/2) from an
+    eigendecomposition, exact for rank-deficient inputs (fewer samples than dimensions) where a Schur-based sqrtm
+    returns complex noise. `"auto"` tries Cholesky and falls back to eigh.
     """
     s1 = torch.as_tensor(sigma1, dtype=torch.float64, device=device)
     s2 = torch.as_tensor(sigma2, dtype=torch.float64, device=device)
-    a = _psd_sqrt((s1 + s1.T) / 2)
-    m = a @ ((s2 + s2.T) / 2) @ a
+    s1, s2 = (s1 + s1.T) / 2, (s2 + s2.T) / 2
+    factor = None
+    if method in ("auto", "cholesky"):
+        factor, info = torch.linalg.cholesky_ex(s1)
+        if int(info) != 0:
+            if method == "cholesky":
+                raise ValueError("sigma1 is not positive definite; use method='eigh'")
+            factor = None
+    if factor is None:
+        factor = _psd_sqrt(s1)
+    m = factor.T @ s2 @ factor
     evals = torch.linalg.eigvalsh((m + m.T) / 2)
     return float(evals.clamp(min=0).sqrt().sum())
 
@@ -99,37 +112,27 @@ def inception_score(probs: np.ndarray, split_size: int = 5000) -> float:
 # Precision and recall (improved precision/recall, k-NN manifolds).
 
 
-def _round16(x: torch.Tensor) -> torch.Tensor:
-    """Round float32 values to the nearest float16 and back (one fp16 operation's rounding)."""
-    return x.to(torch.float16).to(torch.float32)
-
-
-def _sq_norms(x: torch.Tensor, fp16: bool) -> torch.Tensor:
-    if fp16:
-        # tf.square in fp16 (rounded per element), reduce_sum accumulated in fp32 and rounded to fp16.
-        return _round16(_round16(x * x).sum(dim=1))
-    return (x * x).sum(dim=1)
-
-
 def pairwise_sq_distances(u: torch.Tensor, v: torch.Tensor, exact_fp32: bool = False) -> torch.Tensor:
     """Squared distances max(|u|^2 - 2 u.v + |v|^2, 0) between rows of u [M, D] and v [N, D], float32 result.
 
-    Default: the reference's arithmetic. Inputs are rounded to fp16; norms, the product (fp32 accumulation, as
-    cuBLAS/TF do for fp16 GEMMs), and each subtraction / addition are rounded to fp16. If any value of the
-    block is not finite (fp16 overflow), the whole block is recomputed in fp32, as the reference's tf.cond does.
+    Default: the reference's arithmetic. Inputs are cast to fp16; squares, the norms (fp32 accumulation), the
+    product (fp32 accumulation, as cuBLAS/TF do for fp16 GEMMs) and each subtraction / addition are rounded to
+    fp16 (torch's fp16 element-wise ops round every result, on CPU and GPU). If any value of the block is not
+    finite (fp16 overflow), the whole block is recomputed in fp32, as the reference's tf.cond does.
     `exact_fp32=True` skips the fp16 path.
     """
     u = u.to(torch.float32)
     v = v.to(torch.float32)
     if not exact_fp32:
-        u16, v16 = _round16(u), _round16(v)
-        nu, nv = _sq_norms(u16, True), _sq_norms(v16, True)
-        prod = _round16(u16 @ v16.T)
-        d = _round16(_round16(nu[:, None] - _round16(2.0 * prod)) + nv[None, :])
+        u16, v16 = u.half(), v.half()
+        nu = (u16 * u16).float().sum(dim=1).half()
+        nv = (v16 * v16).float().sum(dim=1).half()
+        prod = (u16.float() @ v16.float().T).half()
+        d = (nu[:, None] - prod * 2) + nv[None, :]
         if bool(torch.isfinite(d).all()):
-            return d.clamp_(min=0.0)
-    nu, nv = _sq_norms(u, False), _sq_norms(v, False)
-    return (nu[:, None] - 2.0 * (u @ v.T) + nv[None, :]).clamp_(min=0.0)
+            return d.float().clamp_(min=0.0)
+    nu32, nv32 = (u * u).sum(dim=1), (v * v).sum(dim=1)
+    return (nu32[:, None] - 2.0 * (u @ v.T) + nv32[None, :]).clamp_(min=0.0)
 
 
 def manifold_radii(

@@ -48,6 +48,20 @@ def test_rank_deficient_is_finite_and_matches_eigenvalue_reference():
     assert ours == pytest.approx(expected, rel=1e-6)
 
 
+def test_cholesky_and_eigh_routes_agree():
+    from benchmark.evaluation.metrics import trace_sqrt_product
+
+    _, s1 = random_stats(700, 300, 11)
+    _, s2 = random_stats(700, 300, 12)
+    a = trace_sqrt_product(s1, s2, method="cholesky")
+    b = trace_sqrt_product(s1, s2, method="eigh")
+    assert a == pytest.approx(b, rel=1e-10)
+    _, singular = random_stats(50, 300, 13)
+    with pytest.raises(ValueError, match="positive definite"):
+        trace_sqrt_product(singular, s2, method="cholesky")
+    assert trace_sqrt_product(singular, s2) == pytest.approx(trace_sqrt_product(singular, s2, method="eigh"), rel=1e-12)
+
+
 def test_closed_forms():
     rng = np.random.default_rng(0)
     dim = 64
