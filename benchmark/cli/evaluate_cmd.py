@@ -113,12 +113,19 @@ def evaluate(
 ) -> None:
     """Inception Score, FID, sFID, precision and recall of SAMPLE against REF (.npz archives, `arr_0` uint8 NHWC).
 
+    SAMPLE may also be a run directory: every finished archive under RUN/samples/<tag>/ is evaluated and its
+    result written to RUN/metrics/<tag>.json (with the run's config, seeds and sampler settings).
+
     \b
     Examples:
       admbench evaluate VIRTUAL_imagenet256_labeled.npz samples_50000x256x256x3.npz
       admbench evaluate ref.npz sample.npz --format json --output metrics.json
       torchrun --nproc_per_node=8 cli.py evaluate ref.npz sample.npz --device cuda
+      admbench evaluate reference_stats/fmnist16-fmnist-cnn.npz out/runs/RUN --extractor fmnist-cnn
     """
+    if sample.is_dir():
+        _evaluate_run_dir(ref, sample, extractor, device, batch_size, cache_dir, fmt, output, quiet)
+        return
     result = run_evaluation(
         ref, sample, extractor, backend, inception, device, batch_size, cache_dir, not no_cache,
         recompute_ref_stats, pr_exact_fp32, quiet,
@@ -127,6 +134,38 @@ def evaluate(
 
     if current_world().is_main:
         _emit(result, fmt, output)
+
+
+def _evaluate_run_dir(
+    ref: Path, run_dir: Path, extractor: str, device: str, batch_size: int, cache_dir: Path | None, fmt: str,
+    output: Path | None, quiet: bool,
+) -> None:
+    """Evaluate every finished sample archive of a run into RUN/metrics/<tag>.json."""
+    from benchmark.errors import InputError
+    from benchmark.evaluation.formatting import render
+    from benchmark.io.atomic import write_text_atomic
+    from benchmark.progress import make_reporter
+    from runners.evaluate_run import evaluate_run_archive
+
+    if not (run_dir / "config.json").is_file():
+        raise InputError("is a directory but not a run directory (no config.json)", run_dir)
+    archives = sorted((run_dir / "samples").glob("*/samples_*.npz"))
+    if not archives:
+        raise InputError("run directory has no finished sample archives under samples/<tag>/", run_dir)
+    reporter = make_reporter(quiet)
+    texts = []
+    for archive in archives:
+        tag = archive.parent.name
+        result = evaluate_run_archive(
+            run_dir, archive, ref, extractor, tag, device=device, reporter=reporter, cache_dir=cache_dir,
+            batch_size=batch_size,
+        )
+        texts.append((f"## {tag}\n\n" if fmt in ("text", "markdown") else "") + render(result, fmt))
+    text = "\n".join(texts)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_text_atomic(output, text)
 
 
 @click.command()

@@ -252,3 +252,21 @@ def test_unknown_extractor_is_a_clean_error(archives, tmp_path):
     assert out.exit_code == 2 and "unknown feature extractor" in out.output
 
 
+
+
+def test_run_directory_is_evaluated_into_metrics_files(archives, tmp_path):
+    ref, sample = archives
+    run = tmp_path / "runs" / "tiny-0123456789"
+    (run / "samples" / "step0000010-ddim5").mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"kind": "diffusion"}))
+    write_archive(run / "samples" / "step0000010-ddim5" / "samples_90x24x24x3.npz", np.load(sample)["arr_0"])
+    out = invoke(["evaluate", str(ref), str(run), *EXTRACTOR, "--format", "json"], tmp_path)
+    assert out.exit_code == 0, out.output
+    stored = json.loads((run / "metrics" / "step0000010-ddim5.json").read_text())
+    direct = json.loads(invoke(["evaluate", str(ref), str(sample), *EXTRACTOR, "--format", "json"], tmp_path).output)
+    assert stored["fid"] == direct["fid"] and stored["recall"] == direct["recall"]
+    assert stored["run"]["hash"] == "0123456789"
+    not_a_run = tmp_path / "plain_dir"
+    not_a_run.mkdir()
+    bad = invoke(["evaluate", str(ref), str(not_a_run), *EXTRACTOR], tmp_path)
+    assert bad.exit_code == 2 and "not a run directory" in bad.output
