@@ -1,0 +1,81 @@
+"""evaluate_run_archive: metrics/<tag>.json with run provenance, reuse of a matching result, bootstrap interval."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmark.errors import InputError
+from benchmark.evaluation.metrics import bootstrap_fid_interval, frechet_distance
+from benchmark.extractors.base import ExtractorOptions
+from benchmark.extractors.registry import build_extractor
+from benchmark.io.atomic import write_json_atomic
+from runners.config import SampleConfig, run_config_from_dict
+from runners.evaluate_run import evaluate_run_archive
+from runners.rundir import prepare_run_dir, run_dir_for
+
+from tests.runners.conftest import tiny_run_dict
+
+EXTRACTOR = "random-cnn-test"
+
+
+@pytest.fixture()
+def run_with_archive(tiny_npz, tmp_path):
+    config = run_config_from_dict(tiny_run_dict(tiny_npz))
+    run = prepare_run_dir(run_dir_for(config, tmp_path), config)
+    sample_config = SampleConfig(milestone=4, num_samples=12, sampler="ddim", respacing="ddim5", ema_rate=0.9)
+    out = run / "samples" / sample_config.tag()
+    archive = out / "samples_12x8x8x3.npz"
+    out.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    np.savez(archive, rng.integers(0, 256, (12, 8, 8, 3), dtype=np.uint8))
+    write_json_atomic(out / "sample.json", {"sample_config": sample_config.to_dict(), "milestone": 4, "tag": sample_config.tag()})
+    ref = tmp_path / "ref.npz"
+    np.savez(ref, rng.integers(0, 256, (16, 8, 8, 3), dtype=np.uint8))
+    return config, run, archive, ref, sample_config
+
+
+def test_metrics_file_holds_results_and_provenance(run_with_archive, tmp_path):
+    config, run, archive, ref, sample_config = run_with_archive
+    result = evaluate_run_archive(run, archive, ref, EXTRACTOR, sample_config.tag(), cache_dir=tmp_path / "cache")
+    path = run / "metrics" / f"{sample_config.tag()}.json"
+    assert json.loads(path.read_text()) == json.loads(json.dumps(result))
+    assert result["run"]["hash"] == run.name[-10:] and result["run"]["config"] == config.to_dict()
+    assert result["sample_config"] == sample_config.to_dict() and result["milestone"] == 4
+    assert result["extractor"]["name"] == EXTRACTOR and result["extractor"]["weights_sha256"]
+    assert result["sample"]["num_images"] == 12 and "fid_ci95" not in result
+
+    # FID against an independent computation from the extractor's features (reference stats from its images).
+    extractor = build_extractor(EXTRACTOR, ExtractorOptions())
+    with np.load(archive) as s, np.load(ref) as r:
+        fs, fr = extractor.extract(s["arr_0"]).pool.astype(np.float64), extractor.extract(r["arr_0"]).pool.astype(np.float64)
+    expected = frechet_distance(fs.mean(0), np.cov(fs, rowvar=False), fr.mean(0), np.cov(fr, rowvar=False))
+    assert result["fid"] == pytest.approx(expected, rel=1e-6)
+
+    # A matching result is returned as is; another archive is evaluated afresh.
+    stamp = path.stat().st_mtime_ns
+    assert evaluate_run_archive(run, archive, ref, EXTRACTOR, sample_config.tag(), cache_dir=tmp_path / "cache") == result
+    assert path.stat().st_mtime_ns == stamp
+    np.savez(archive, np.random.default_rng(2).integers(0, 256, (12, 8, 8, 3), dtype=np.uint8))
+    again = evaluate_run_archive(run, archive, ref, EXTRACTOR, sample_config.tag(), cache_dir=tmp_path / "cache")
+    assert again["sample"]["fingerprint"] != result["sample"]["fingerprint"]
+
+    # Bootstrap interval: the percentile interval of FIDs of resampled sample features.
+    boot = evaluate_run_archive(run, archive, ref, EXTRACTOR, "boot", bootstrap=25, cache_dir=tmp_path / "cache")
+    with np.load(archive) as s:
+        fs = extractor.extract(s["arr_0"]).pool.astype(np.float64)
+    lo, hi = bootstrap_fid_interval(fs, fr.mean(0), np.cov(fr, rowvar=False), num_resamples=25, seed=0)
+    assert boot["fid_ci95"] == pytest.approx([lo, hi], rel=1e-6) and lo <= hi
+    assert boot["bootstrap"]["resamples"] == 25
+
+
+def test_bad_arguments_are_input_errors(run_with_archive, tmp_path):
+    _, run, archive, ref, _ = run_with_archive
+    with pytest.raises(InputError, match="not a run directory"):
+        evaluate_run_archive(tmp_path / "nowhere", archive, ref, EXTRACTOR, "x")
+    with pytest.raises(InputError, match="tag"):
+        evaluate_run_archive(run, archive, ref, EXTRACTOR, "../x")
+    with pytest.raises(InputError, match="unknown feature extractor"):
+        evaluate_run_archive(run, archive, ref, "no-such-extractor", "x", cache_dir=tmp_path / "cache")
