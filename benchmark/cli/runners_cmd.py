@@ -19,19 +19,43 @@ def _reporter(quiet: bool):  # noqa: ANN202 - a benchmark.progress.Reporter
     return make_reporter(quiet or not _is_main_process())
 
 
-def _run_training(config_path: Path, out: Path, run_dir: Path | None, device: str, workers: int, quiet: bool,
-                  dry_run: bool, kind: str) -> None:  # fmt: skip
+def _preset_config(name: str, data: str | None, seed: int):  # noqa: ANN202 - a RunConfig
+    """The Table 1 baseline row of a reproduction preset (runners.presets), at the preset's milestones."""
+    from runners import presets
+
+    preset = presets.get_preset(name)
+    dataset = data or preset.dataset
+    if dataset is None:
+        raise click.UsageError(f"preset {name!r} has no built-in dataset; pass --data")
+    return presets.run_config(preset, presets.ArchSetting(), dataset, tuple(preset.milestones), seed)
+
+
+def _run_training(config_path: Path | None, preset: str | None, data: str | None, seed: int, out: Path,
+                  run_dir: Path | None, device: str, workers: int, quiet: bool, dry_run: bool, kind: str) -> None:  # fmt: skip
     import json
 
     from runners.config import ClassifierRunConfig, RunConfig, load_run_config
     from runners.rundir import run_dir_for
     from runners.trainloop import TrainingInterrupted
 
-    config = load_run_config(config_path)
+    if (config_path is None) == (preset is None):
+        raise click.UsageError("give either CONFIG.json or --preset NAME")
+    if config_path is not None:
+        config = load_run_config(config_path)
+    elif kind == "diffusion":
+        config = _preset_config(preset, data, seed)
+    else:
+        from runners import presets
+
+        p = presets.get_preset(preset)
+        dataset = data or p.dataset
+        if dataset is None:
+            raise click.UsageError(f"preset {preset!r} has no built-in dataset; pass --data")
+        config = presets.classifier_run_config(p, dataset, seed)
     wanted = RunConfig if kind == "diffusion" else ClassifierRunConfig
     if not isinstance(config, wanted):
         other = "admbench train-classifier" if kind == "diffusion" else "admbench train"
-        raise click.UsageError(f"{config_path} is a {config.kind!r} config; use `{other}`")
+        raise click.UsageError(f"{config_path or preset} is a {config.kind!r} config; use `{other}`")
     target = run_dir or run_dir_for(config, out)
     if dry_run:
         click.echo(json.dumps({"run_dir": str(target), "config": config.to_dict()}, indent=2, sort_keys=True))
@@ -53,7 +77,13 @@ def _run_training(config_path: Path, out: Path, run_dir: Path | None, device: st
 
 
 _train_options = [
-    click.argument("config_path", metavar="CONFIG.json", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+    click.argument("config_path", metavar="[CONFIG.json]", required=False,
+                   type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+    click.option("--preset", default=None, metavar="NAME",
+                 help="Instead of CONFIG.json: a reproduction preset (train: its Table 1 baseline row; "
+                      "train-classifier: its guidance classifier)."),
+    click.option("--data", default=None, metavar="SPEC", help="Dataset for --preset (overrides the preset's own)."),
+    click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Training seed for --preset."),
     click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out"), show_default=True,
                  help="Output root; the run lives in OUT/runs/<slug>-<hash>/."),
     click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
@@ -77,7 +107,8 @@ def _apply(options: list):  # noqa: ANN202
 
 @click.command("train")
 @_apply(_train_options)
-def train(config_path: Path, out: Path, run_dir: Path | None, device: str, workers: int, quiet: bool, dry_run: bool) -> None:
+def train(config_path: Path | None, preset: str | None, data: str | None, seed: int, out: Path, run_dir: Path | None,
+          device: str, workers: int, quiet: bool, dry_run: bool) -> None:  # fmt: skip
     """Train a diffusion model from CONFIG.json; rerun the same command to resume (or do nothing when done).
 
     SIGTERM / SIGINT write a checkpoint at the next step boundary and exit with 143 / 130.
@@ -86,21 +117,22 @@ def train(config_path: Path, out: Path, run_dir: Path | None, device: str, worke
     Examples:
       admbench train runners/configs/smoke_baseline.json --out out/
       torchrun --nproc_per_node=2 cli.py train runners/configs/smoke_baseline.json --out out/
+      admbench train --preset smoke --out out/ --dry-run
     """
-    _run_training(config_path, out, run_dir, device, workers, quiet, dry_run, "diffusion")
+    _run_training(config_path, preset, data, seed, out, run_dir, device, workers, quiet, dry_run, "diffusion")
 
 
 @click.command("train-classifier")
 @_apply(_train_options)
-def train_classifier(config_path: Path, out: Path, run_dir: Path | None, device: str, workers: int, quiet: bool,
-                     dry_run: bool) -> None:  # fmt: skip
+def train_classifier(config_path: Path | None, preset: str | None, data: str | None, seed: int, out: Path,
+                     run_dir: Path | None, device: str, workers: int, quiet: bool, dry_run: bool) -> None:  # fmt: skip
     """Train a noisy classifier (kind "classifier" config) on x_t at uniformly drawn timesteps; resumable.
 
     \b
     Examples:
       admbench train-classifier my_classifier.json --out out/
     """
-    _run_training(config_path, out, run_dir, device, workers, quiet, dry_run, "classifier")
+    _run_training(config_path, preset, data, seed, out, run_dir, device, workers, quiet, dry_run, "classifier")
 
 
 @click.command("sample")

@@ -87,3 +87,14 @@ def test_smoke_config_trains_on_fashion_mnist(tmp_path):
     assert rows[0]["step"] == 1 and np.isfinite(rows[0]["loss"])
     state = torch.load(run_dir / "checkpoints" / "state-0000001.pt", weights_only=True)
     assert json.loads(state["config"]) == config.to_dict()
+
+
+def test_preset_baseline_row_dry_run(tmp_path):
+    from runners import presets
+
+    result = _invoke("train", "--preset", "smoke", "--out", tmp_path, "--dry-run")
+    assert result.exit_code == 0, result.output
+    preset = presets.get_preset("smoke")
+    expected = presets.run_config(preset, presets.ArchSetting(), preset.dataset, tuple(preset.milestones), 0)
+    assert json.loads(result.output)["run_dir"] == str(run_dir_for(expected, tmp_path))
+    assert _invoke("train", "--out", tmp_path).exit_code == 2

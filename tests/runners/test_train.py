@@ -219,3 +219,19 @@ def test_killed_training_resumes_bitwise(reference_run, tmp_path, sig):
     train(config, tmp_path)
     _assert_same_final(run_dir, reference)
     assert [r["step"] for r in read_stats(run_dir)] == list(range(1, TOTAL + 1))
+
+
+def test_image_folder_workers_give_the_same_training(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = torch.Generator().manual_seed(0)
+    for i in range(12):
+        pixels = torch.randint(0, 256, (10, 12, 3), generator=rng, dtype=torch.uint8).numpy()
+        Image.fromarray(pixels).save(folder / f"c{i % 3}_{i:03d}.png")
+    config = run_config_from_dict(tiny_run_dict(folder, class_cond=True, milestones=[2], random_flip=True)
+                                  | {"unet": {**tiny_run_dict(folder)["unet"], "num_classes": 3}})  # fmt: skip
+    in_main = train(config, tmp_path / "a", num_workers=0)
+    workers = train(config, tmp_path / "b", num_workers=2)
+    assert_same_tensors(load_state(in_main, 2)["model"], load_state(workers, 2)["model"])
