@@ -39,6 +39,7 @@ def main() -> None:
 
 def _register() -> None:
     from benchmark.cli import evaluate_cmd, perf_cmd
+    from benchmark.cli import reference_cmd
     from benchmark.cli import inception_cmd
     from benchmark.cli import runners_cmd
     from benchmark.cli import report_cmd, reproduce_cmd
@@ -47,6 +48,7 @@ def _register() -> None:
     main.add_command(evaluate_cmd.demo)
     main.add_command(evaluate_cmd.list_extractors)
     main.add_command(perf_cmd.perf)
+    main.add_command(reference_cmd.reference)
     main.add_command(inception_cmd.inception)
     main.add_command(runners_cmd.train)
     main.add_command(runners_cmd.train_classifier)

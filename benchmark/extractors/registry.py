@@ -21,9 +21,11 @@ class ExtractorEntry:
 def _entries() -> dict[str, ExtractorEntry]:
     # Imported here so that `import benchmark` stays cheap; each module exposes NAME, SUMMARY and build().
     from benchmark.extractors import inception, random_cnn
+    from benchmark.extractors import fmnist_cnn
 
     entries = [
         ExtractorEntry(random_cnn.NAME, random_cnn.build, random_cnn.SUMMARY),
+        ExtractorEntry(fmnist_cnn.NAME, fmnist_cnn.build, fmnist_cnn.SUMMARY),
         ExtractorEntry(inception.NAME, inception.build, inception.SUMMARY),
     ]
     return {e.name: e for e in entries}

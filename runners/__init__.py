@@ -1,0 +1,1 @@
+"""Runners: training, sampling, reference-batch and reproduction jobs built on the `benchmark` package."""
