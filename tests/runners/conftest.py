@@ -16,9 +16,10 @@ SMOKE = REPO / "runners" / "configs" / "smoke_baseline.json"
 NUM_CLASSES = 4
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture()
 def one_thread():
-    """One intra-op thread: fast on a shared 2-core machine and the same arithmetic in every process."""
+    """One intra-op thread: fast on a shared 2-core machine and the same arithmetic in every process (the runner
+    tests opt in with `pytestmark`)."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

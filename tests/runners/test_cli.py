@@ -18,6 +18,8 @@ from runners.train import train
 
 from tests.runners.conftest import SMOKE, tiny_classifier_dict, tiny_run_dict
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def _invoke(*args: str):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)

@@ -14,6 +14,8 @@ from runners.rundir import config_hash, prepare_run_dir, read_stats, rewind_stat
 
 from tests.runners.conftest import SMOKE, tiny_classifier_dict, tiny_run_dict
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def test_smoke_config_loads_and_round_trips():
     config = load_run_config(SMOKE)

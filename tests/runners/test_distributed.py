@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from runners.config import SampleConfig, run_config_from_dict
@@ -19,6 +20,8 @@ from runners.sample import sample
 from runners.train import train
 
 from tests.runners.conftest import REPO, load_state, tiny_run_dict
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _torchrun(*args: str) -> subprocess.CompletedProcess:

@@ -18,6 +18,8 @@ from runners.rundir import prepare_run_dir, run_dir_for
 
 from tests.runners.conftest import tiny_run_dict
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 EXTRACTOR = "random-cnn-test"
 
 

@@ -28,6 +28,8 @@ from runners.train_classifier import train_classifier
 
 from tests.runners.conftest import NUM_CLASSES, tiny_classifier_dict, tiny_run_dict
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def _numpy_quantize(x: np.ndarray) -> np.ndarray:
     """Independent statement of the reference rule: scale, clip to [0, 255], drop the fraction; NCHW -> NHWC."""
@@ -36,12 +38,16 @@ def _numpy_quantize(x: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def runs(tiny_npz, tmp_path_factory) -> dict[str, Path]:
+    before = torch.get_num_threads()
     torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("runs")
-    cond = train(run_config_from_dict(tiny_run_dict(tiny_npz, class_cond=True, milestones=[1, 2], checkpoint_every=1)), root)
-    uncond = train(run_config_from_dict(tiny_run_dict(tiny_npz, milestones=[1])), root)
-    clf = train_classifier(run_config_from_dict(tiny_classifier_dict(tiny_npz, milestones=[1])), root)
-    return {"cond": cond, "uncond": uncond, "clf": clf}
+    try:
+        root = tmp_path_factory.mktemp("runs")
+        cond = train(run_config_from_dict(tiny_run_dict(tiny_npz, class_cond=True, milestones=[1, 2], checkpoint_every=1)), root)
+        uncond = train(run_config_from_dict(tiny_run_dict(tiny_npz, milestones=[1])), root)
+        clf = train_classifier(run_config_from_dict(tiny_classifier_dict(tiny_npz, milestones=[1])), root)
+        return {"cond": cond, "uncond": uncond, "clf": clf}
+    finally:
+        torch.set_num_threads(before)
 
 
 def _copy(run: Path, tmp_path: Path) -> Path:

@@ -25,6 +25,8 @@ from runners.trainloop import learning_rate, seeded_init
 
 from tests.runners.conftest import REPO, assert_same_tensors, load_state, tiny_classifier_dict, tiny_run_dict
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 TOTAL = 12
 
 
@@ -38,10 +40,14 @@ def _exact_dict(dataset: Path) -> dict:
 @pytest.fixture(scope="module")
 def reference_run(tiny_npz, tmp_path_factory) -> tuple[dict, dict]:
     """An uninterrupted run: (config dict, final state)."""
+    before = torch.get_num_threads()
     torch.set_num_threads(1)
-    data = _exact_dict(tiny_npz)
-    run_dir = train(run_config_from_dict(data), tmp_path_factory.mktemp("ref"))
-    return data, load_state(run_dir, TOTAL)
+    try:
+        data = _exact_dict(tiny_npz)
+        run_dir = train(run_config_from_dict(data), tmp_path_factory.mktemp("ref"))
+        return data, load_state(run_dir, TOTAL)
+    finally:
+        torch.set_num_threads(before)
 
 
 def _assert_same_final(run_dir: Path, reference: dict) -> None:
