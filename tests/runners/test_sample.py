@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 
+from benchmark.cli import main
 from benchmark.compat import gd_models
 from benchmark.diffusion.config import DiffusionConfig
 from benchmark.diffusion.gaussian import GaussianDiffusion
@@ -213,3 +215,27 @@ def test_released_checkpoint_through_the_compatibility_layer(tmp_path):
     with pytest.raises(InputError, match="does not match"):
         sample(prepare_gd_model_run(ckpt_path, FLAGS.replace("32", "64"), tmp_path / "out"),
                SampleConfig(num_samples=1, respacing="ddim5", sampler="ddim"))  # fmt: skip
+
+
+def test_released_classifier_guides_a_released_model(tmp_path):
+    torch.manual_seed(1)
+    model = gd_models.create_model(64, 32, 1, channel_mult="1,2", learn_sigma=True, attention_resolutions="32",
+                                   num_heads=1, use_scale_shift_norm=True, class_cond=True)  # fmt: skip
+    classifier = gd_models.create_classifier(64, False, 64, 1, "32,16,8", True, True, "attention")
+    torch.save(model.state_dict(), tmp_path / "model.pt")
+    torch.save(classifier.state_dict(), tmp_path / "classifier.pt")
+    flags = ("--image_size 64 --num_channels 32 --num_res_blocks 1 --channel_mult 1,2 --attention_resolutions 32 "
+             "--learn_sigma True --class_cond True --num_heads 1")  # fmt: skip
+    clf_flags = json.dumps({"image_size": 64, "classifier_width": 64, "classifier_depth": 1})
+    result = CliRunner().invoke(main, [
+        "sample", "--gd-checkpoint", str(tmp_path / "model.pt"), "--gd-flags", flags,
+        "--gd-classifier", str(tmp_path / "classifier.pt"), "--gd-classifier-flags", clf_flags,
+        "--guidance-scale", "2", "--num-samples", "2", "--sampler", "ddim", "--respacing", "ddim3",
+        "--out", str(tmp_path / "out"), "--quiet",
+    ], catch_exceptions=False)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    archive = Path(result.output.strip())
+    images, labels = _load(archive)
+    assert images.shape == (2, 64, 64, 3) and np.array_equal(labels, [0, 1])
+    info = json.loads((archive.parent / "sample.json").read_text())
+    assert info["classifier"]["sha256"] and info["run"]["kind"] == "gd-checkpoint" and info["milestone"] is None
