@@ -13,6 +13,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from benchmark.diffusion.config import DiffusionConfig
@@ -95,13 +96,13 @@ class TrainConfig:
     log_every: int = 10
     checkpoint_every: int = 10_000
 
-    _KINDS = {
+    _KINDS = MappingProxyType({
         "dataset": "str", "resolution": "int", "channels": "int", "class_cond": "bool", "random_flip": "bool",
         "batch_size": "int", "microbatch": "int?", "lr": "float", "lr_anneal_steps": "int?",
         "weight_decay": "float", "ema_rates": "floats", "grad_clip": "float?", "precision": "str",
         "timestep_sampler": "str", "milestones": "ints", "seed": "int", "log_every": "int",
         "checkpoint_every": "int",
-    }  # fmt: skip
+    })  # fmt: skip
 
     def __post_init__(self) -> None:
         if not self.dataset:
@@ -323,11 +324,11 @@ class SampleConfig:
     ema_rate: float | None = None  # None = the run's first EMA rate
     clip_denoised: bool = True
 
-    _KINDS = {
+    _KINDS = MappingProxyType({
         "milestone": "int?", "num_samples": "int", "batch_size": "int", "sampler": "str", "respacing": "str",
         "eta": "float", "guidance_scale": "float", "classifier_run": "str?", "seed": "int", "use_ema": "bool",
         "ema_rate": "float?", "clip_denoised": "bool",
-    }  # fmt: skip
+    })  # fmt: skip
 
     def __post_init__(self) -> None:
         if self.milestone is not None and self.milestone < 1:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
+from types import MappingProxyType
+from collections.abc import Mapping
 from typing import Any
 
 from benchmark.compat import gd_models
@@ -25,21 +27,21 @@ from benchmark.models.unet import UNet
 from runners.rundir import config_hash, prepare_run_dir
 
 # guided_diffusion.script_util defaults (model_and_diffusion_defaults, diffusion_defaults, classifier_defaults).
-MODEL_DEFAULTS: dict[str, Any] = {
+MODEL_DEFAULTS: Mapping[str, Any] = MappingProxyType({
     "image_size": 64, "num_channels": 128, "num_res_blocks": 2, "num_heads": 4, "num_heads_upsample": -1,
     "num_head_channels": -1, "attention_resolutions": "16,8", "channel_mult": "", "dropout": 0.0,
     "class_cond": False, "use_checkpoint": False, "use_scale_shift_norm": True, "resblock_updown": False,
     "use_fp16": False, "use_new_attention_order": False,
-}  # fmt: skip
-DIFFUSION_DEFAULTS: dict[str, Any] = {
+})  # fmt: skip
+DIFFUSION_DEFAULTS: Mapping[str, Any] = MappingProxyType({
     "learn_sigma": False, "diffusion_steps": 1000, "noise_schedule": "linear", "use_kl": False,
     "predict_xstart": False, "rescale_timesteps": False, "rescale_learned_sigmas": False, "sigma_small": False,
-}  # fmt: skip
-CLASSIFIER_DEFAULTS: dict[str, Any] = {
+})  # fmt: skip
+CLASSIFIER_DEFAULTS: Mapping[str, Any] = MappingProxyType({
     "image_size": 64, "classifier_use_fp16": False, "classifier_width": 128, "classifier_depth": 2,
     "classifier_attention_resolutions": "32,16,8", "classifier_use_scale_shift_norm": True,
     "classifier_resblock_updown": True, "classifier_pool": "attention",
-}  # fmt: skip
+})  # fmt: skip
 _SAMPLING_FLAGS = ("timestep_respacing", "use_ddim", "classifier_scale", "batch_size", "num_samples", "clip_denoised")
 
 
@@ -59,7 +61,7 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
         raise InputError(f"flag --{key} expects a {type(default).__name__}, got {value!r}") from None
 
 
-def parse_flags(text: str, defaults: dict[str, Any]) -> dict[str, Any]:
+def parse_flags(text: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
     """Reference-style flags ("--key value ...", a JSON object, or a JSON file path) merged onto `defaults`."""
     text = text.strip()
     raw: dict[str, Any]
