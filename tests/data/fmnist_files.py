@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+
+import numpy as np
 import pytest
 
 from benchmark.data.fashion_mnist import FILES, search_dirs
@@ -20,12 +23,18 @@ def require_fashion_mnist() -> None:
         )
 
 
-def load_split_or_fail(split: str):
-    """Fashion-MNIST split (no download attempt) or a test failure naming what is missing."""
+def load_split_or_fail(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Fashion-MNIST split (no download attempt; shared, do not modify) or a test failure naming what is missing."""
     require_fashion_mnist()
+    return _load(split)
+
+
+@functools.lru_cache(maxsize=2)  # decoding + verifying a split takes seconds; tests share one read-only copy
+def _load(split: str) -> tuple[np.ndarray, np.ndarray]:
     from benchmark.data.fashion_mnist import load_split
 
     try:
-        return load_split(split, allow_download=False)
+        images, labels = load_split(split, allow_download=False)
     except InputError as exc:
         pytest.fail(f"Fashion-MNIST {split} split unusable: {exc}", pytrace=False)
+    return images, labels
