@@ -17,7 +17,7 @@ from typing import Any
 
 from benchmark.errors import InputError
 from benchmark.io.atomic import write_json_atomic, write_text_atomic
-from runners.config import AnyRunConfig, ClassifierRunConfig, RunConfig, run_config_from_dict
+from runners.config import AnyRunConfig, ClassifierRunConfig, run_config_from_dict
 
 CONFIG_NAME = "config.json"
 STATS_NAME = "stats.jsonl"
@@ -178,8 +178,6 @@ class RunLog:
 
 
 __all__ = [
-    "RunConfig",
-    "ClassifierRunConfig",
     "canonical_json",
     "config_hash",
     "differing_keys",

@@ -38,8 +38,8 @@ from benchmark.models.classifier import NoisyClassifier
 from benchmark.models.unet import UNet
 from benchmark.progress import QuietReporter, Reporter
 from runners import checkpointing as ckpt
-from runners.config import ClassifierRunConfig, RunConfig, SampleConfig
-from runners.rundir import CONFIG_NAME, RunLog, config_hash, run_config_from_dict
+from runners.config import ClassifierRunConfig, RunConfig, SampleConfig, run_config_from_dict
+from runners.rundir import CONFIG_NAME, RunLog, config_hash
 from runners.trainloop import resolve_device
 
 DEFAULT_SHARD_SIZE = 1000
