@@ -108,6 +108,14 @@ class _StepIndices(Sampler[list[int]]):
             yield self.order.indices(base + self.lo, base + self.hi).tolist()
 
 
+def _ignore_stop_signals(worker_id: int) -> None:
+    """DataLoader workers ignore SIGINT/SIGTERM: the main process checkpoints and shuts them down itself."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def _collate(items: list[tuple[np.ndarray, int]]) -> tuple[torch.Tensor, torch.Tensor]:
     images = torch.from_numpy(np.stack([im for im, _ in items]))
     labels = torch.tensor([lab for _, lab in items], dtype=torch.int64)
@@ -158,6 +166,7 @@ class BatchSource:
             batch_sampler=_StepIndices(self.order, self.batch_size, first, last, lo, hi),
             num_workers=self.num_workers,
             collate_fn=_collate,
+            worker_init_fn=_ignore_stop_signals,
             pin_memory=self.device.type == "cuda",
             prefetch_factor=4 if self.num_workers > 0 else None,
         )
