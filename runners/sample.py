@@ -345,8 +345,8 @@ def sample(
                        "resumed_shards": len(shards) - len(missing)},  # fmt: skip
         }
         write_json_atomic(info_path, info)
-        for r in shards:
-            shard_path(out_dir, r).unlink(missing_ok=True)
+        for stale in out_dir.glob("shard-*.npz"):  # also shards of another --shard-size from an earlier attempt
+            stale.unlink(missing_ok=True)
         log(f"wrote {archive.relative_to(run_dir)} ({elapsed:.1f} s)")
     barrier(world)
     return archive
