@@ -238,7 +238,9 @@ def _rank() -> int:
     return 0
 
 
-def configure(dir: str | None = None, format_strs: Sequence[str] | None = None, log_suffix: str = "") -> Logger:  # noqa: A002
+def configure(
+    dir: str | None = None, format_strs: Sequence[str] | None = None, log_suffix: str = ""  # noqa: A002
+) -> Logger:
     """Make a new logger the current one (and return it); see the module docstring for the defaults."""
     if dir is None:
         dir = os.environ.get("OPENAI_LOGDIR")
