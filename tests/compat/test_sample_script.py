@@ -77,6 +77,19 @@ def _load(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         return z["arr_0"], (z["arr_1"] if "arr_1" in z.files else None)
 
 
+def _sample_in_process(flags: dict[str, object], model_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    model_flags = {k: flags[k] if k in flags else v for k, v in model_and_diffusion_defaults().items()}
+    model, diffusion = create_model_and_diffusion(**model_flags)
+    model.load_state_dict(torch.load(model_path, weights_only=True))
+    model.eval()
+    n, size = int(flags["batch_size"]), int(flags["image_size"])
+    torch.manual_seed(int(flags["seed"]))
+    labels = torch.randint(0, 1000, (n,))
+    x = diffusion.p_sample_loop(model, (n, 3, size, size), model_kwargs={"y": labels})
+    images = ((x + 1) * 127.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return images, labels.numpy()
+
+
 def test_image_sample_style(tmp_path: Path, checkpoints: dict[str, Path]):
     """Unconditional DDIM (4 of 50 steps): 3 samples in batches of 2 are truncated to 3; no labels are written."""
     flags = {**SMALL, "timestep_respacing": "ddim4", "use_ddim": True, "num_samples": 3, "batch_size": 2,
@@ -109,4 +122,8 @@ def test_classifier_sample_style(tmp_path: Path, checkpoints: dict[str, Path]):
     np.testing.assert_array_equal(u_lab, s_lab)
     np.testing.assert_array_equal(u_img, z_img)
     assert np.abs(s_img.astype(int) - u_img.astype(int)).mean() > 1.0
+    # The program used the saved weights: the same steps in this process reproduce its unguided archive.
+    expected_img, expected_lab = _sample_in_process(common, checkpoints["large"])
+    np.testing.assert_array_equal(u_lab, expected_lab)
+    assert np.abs(u_img.astype(int) - expected_img.astype(int)).max() <= 1  # uint8 rounding of float noise
     assert "loading classifier..." in log
