@@ -57,7 +57,7 @@ def diffusion_defaults() -> dict[str, Any]:
 
 
 def classifier_defaults() -> dict[str, Any]:
-    """Noisy-classifier flags (the values of the released 64..512 classifiers' family)."""
+    """Noisy-classifier flags (image_size is shared with the model flags when a script merges both dicts)."""
     return {
         "image_size": 64,
         "classifier_use_fp16": False,
