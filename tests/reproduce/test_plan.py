@@ -1,0 +1,126 @@
+"""Planning: rows -> runs, identical runs shared between tables, statuses read from disk, dry run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from benchmark.cli import main
+from benchmark.errors import InputError
+from runners import checkpointing as ckpt
+from runners.config import ClassifierRunConfig, RunConfig
+from runners.plan import TABLES, EvalStage, LoadStage, SampleStage, TrainStage, parse_tables, plan
+from runners.presets import PAPER, PRESETS, SMOKE, TABLE1_SETTINGS, TABLE2_SETTINGS, run_config
+from runners.rundir import config_hash
+
+
+def _trains(p) -> list[TrainStage]:
+    return [s for s in p.stages if isinstance(s, TrainStage)]
+
+
+def test_smoke_plan_shares_identical_runs(tmp_path: Path) -> None:
+    p = plan(SMOKE, TABLES, 1, tmp_path)
+    trains = _trains(p)
+    # 7 (Table 1) + 7 (Table 2) + 1 new (Table 3: AdaGN = Table 2's 64-channels-per-head row)
+    # + 1 unconditional model + 1 classifier (the conditional guidance model is Table 3's AdaGN run).
+    assert len(trains) == 17
+    assert len({s.key for s in p.stages}) == len(p.stages)
+    assert len({t.hash for t in trains}) == 17
+    by_cell = {(s.table, s.row, s.column): s.eval_key for s in p.slots}
+    assert by_cell[("3", "adagn", "fid")] == by_cell[("2", "head-channels64", "fid")]
+    assert by_cell[("guidance", "cond-noguidance", "all")] == by_cell[("3", "adagn", "fid")]
+    assert len(p.slots) == 14 + 7 + 2 + 6
+    classifiers = [t for t in trains if isinstance(t.config, ClassifierRunConfig)]
+    assert len(classifiers) == 1
+    # The classifier trains before any guided sample, and every sample follows its model.
+    order = [s.key for s in p.stages]
+    for s in p.stages:
+        if isinstance(s, SampleStage):
+            assert order.index(s.model) < order.index(s.key)
+            if s.classifier:
+                assert order.index(s.classifier) < order.index(s.key)
+        if isinstance(s, EvalStage):
+            assert order.index(s.sample) < order.index(s.key)
+
+
+def test_seeds_multiply_the_runs(tmp_path: Path) -> None:
+    one = plan(SMOKE, ("1",), 1, tmp_path)
+    two = plan(SMOKE, ("1",), 2, tmp_path)
+    assert len(_trains(two)) == 2 * len(_trains(one)) == 14
+    assert {s.seed for s in two.slots} == {0, 1}
+
+
+def test_rows_map_the_paper_settings(tmp_path: Path) -> None:
+    base = run_config(SMOKE, TABLE1_SETTINGS["baseline"], "fashion-mnist", (60, 100), 0)
+    deep = run_config(SMOKE, TABLE1_SETTINGS["channels128-depth4"], "fashion-mnist", (60, 100), 0)
+    multi = run_config(SMOKE, TABLE1_SETTINGS["multires-attention"], "fashion-mnist", (60, 100), 0)
+    assert (base.unet.model_channels, deep.unet.model_channels) == (64, 32)
+    assert (base.unet.num_res_blocks, deep.unet.num_res_blocks) == (1, 2)
+    # Attention by position: the paper's 16 px is the second-lowest level (8 px here), 32,16,8 the lowest three.
+    assert base.unet.attention_resolutions == (8,)
+    assert multi.unet.attention_resolutions == (16, 8, 4)
+    paper = run_config(PAPER, TABLE1_SETTINGS["multires-attention"], "/data/in128", (700_000, 1_200_000), 0)
+    assert paper.unet.attention_resolutions == (32, 16, 8)
+    assert paper.unet.model_channels == 160 and paper.train.batch_size == 256 and paper.train.ema_rates == (0.9999,)
+    hc = run_config(SMOKE, TABLE2_SETTINGS["head-channels32"], "fashion-mnist", (60,), 0)
+    assert hc.unet.num_head_channels == 8  # 32 x (32 / 128): the paper's heads per level are kept
+
+
+def test_status_follows_the_filesystem(tmp_path: Path) -> None:
+    p = plan(SMOKE, ("3",), 1, tmp_path)
+    train = _trains(p)[0]
+    assert train.status() == "pending"
+    (train.run_dir / "checkpoints").mkdir(parents=True)
+    ckpt.state_path(train.run_dir, 50).write_bytes(b"x")
+    assert train.status() == "partial (step 50/60)"
+    ckpt.state_path(train.run_dir, 60).write_bytes(b"x")
+    assert train.status() == "done"
+    ev = next(s for s in p.stages if isinstance(s, EvalStage))
+    assert ev.status() == "pending"
+    ev.metrics_path.parent.mkdir(parents=True, exist_ok=True)
+    ev.metrics_path.write_text("{}")
+    assert plan(SMOKE, ("3",), 1, tmp_path).stage(ev.key).status() == "done"
+
+
+def test_paper_preset_plans_without_data_and_loads_released_models(tmp_path: Path) -> None:
+    p = plan(PAPER, TABLES, 1, tmp_path, dataset="/data/imagenet128")
+    loads = [s for s in p.stages if isinstance(s, LoadStage)]
+    assert sorted(s.model.name for s in loads) == ["256x256_classifier", "256x256_diffusion", "256x256_diffusion_uncond"]
+    trains = _trains(p)
+    assert len(trains) == 15  # Tables 1-3 only: the guidance models are loaded, not trained
+    assert all(isinstance(t.config, RunConfig) and t.config.train.dataset == "/data/imagenet128" for t in trains)
+    assert all(t.config.train.milestones[-1] in (700_000, 1_200_000) for t in trains)
+    samples = [s for s in p.stages if isinstance(s, SampleStage)]
+    assert {s.config.respacing for s in samples} == {"250"}
+    assert {s.config.num_samples for s in samples if s.model.startswith("load:")} == {50_000}
+    refs = {s.key for s in p.stages if s.key.startswith("ref:")}
+    assert "ref:VIRTUAL_imagenet256_labeled.npz" in refs and len(refs) == 2
+
+
+def test_dry_run_prints_configs_hashes_and_status(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["reproduce", "--dry-run", "--tables", "2,3", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    p = plan(SMOKE, ("2", "3"), 1, tmp_path)
+    for t in _trains(p):
+        assert t.hash in result.output
+        assert t.hash == config_hash(t.config)
+        assert json.dumps(t.config.to_dict(), sort_keys=True) in result.output
+    assert "pending" in result.output and "shared by table2/head-channels64/seed0, table3/adagn/seed0" in result.output
+    assert not (tmp_path / "runs").exists()  # a dry run writes nothing
+    result = runner.invoke(main, ["reproduce", "--preset", "paper", "--dry-run", "--out", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    assert "256x256_diffusion_uncond" in result.output and "VIRTUAL_imagenet256_labeled.npz" in result.output
+
+
+def test_bad_input() -> None:
+    assert parse_tables("guidance,1") == ("1", "guidance")
+    assert parse_tables("all") == TABLES
+    with pytest.raises(InputError):
+        parse_tables("1,5")
+    result = CliRunner().invoke(main, ["reproduce", "--preset", "paper", "--out", "/nonexistent/x"])
+    assert result.exit_code == 2 and "--data" in result.output
+    assert set(PRESETS) == {"smoke", "fmnist", "paper"}
