@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import shutil
 
 import numpy as np
@@ -113,3 +114,20 @@ def test_dataset_object_prepares_images():
     np.testing.assert_array_equal(batch[:, 2:30, 2:30, 0], images[100:110])
     np.testing.assert_array_equal(batch_labels, labels[100:110])
     assert data.describe()["split"] == "test"
+
+
+def test_download_into_the_cache_then_verify(monkeypatch, tmp_path):
+    # A generated archive served from a local "mirror" stands in for the official host (no network in tests).
+    content = bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 0, 9])
+    archive = gzip.compress(content, mtime=0)
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "tiny-labels-idx1-ubyte.gz").write_bytes(archive)
+    spec = fm.IdxFile("tiny-labels-idx1-ubyte.gz", 3, md5=hashlib.md5(archive).hexdigest(), sha256="0" * 64,
+                      content_sha256=hashlib.sha256(content).hexdigest())  # fmt: skip
+    monkeypatch.setenv("ADMBENCH_CACHE", str(tmp_path / "cache"))
+    path = fm.locate(spec, [tmp_path / "empty"], allow_download=True, mirrors=(f"file://{mirror}/",))
+    assert path == tmp_path / "cache" / "fashion-mnist" / spec.filename
+    assert fm.read_verified(path, spec) == content
+    # The next lookup finds the cached copy without any mirror.
+    assert fm.locate(spec, fm.search_dirs()[-1:], allow_download=False) == path
