@@ -214,9 +214,30 @@ def _repo_root() -> Path:
     return REFERENCE_DIR.parent
 
 
+def _committed_reference(preset: Preset, dataset: str) -> Path | None:
+    """A reference batch of the training set recorded in reference_stats/manifest.json for this resolution and
+    extractor: the same channel count first, else another one (the extractors see grayscale as replicated RGB, so
+    the statistics are the same)."""
+    from benchmark.data.reference_manifest import read_manifest
+
+    try:
+        files = read_manifest(REFERENCE_DIR)["files"]
+    except InputError:
+        return None
+    found = []
+    for name, entry in sorted(files.items()):
+        if (entry.get("kind") == "reference-batch" and entry.get("extractor") == preset.extractor
+                and entry.get("resolution") == preset.resolution and entry.get("dataset") == dataset
+                and entry.get("split", "train") == "train" and (REFERENCE_DIR / name).is_file()):  # fmt: skip
+            found.append((entry.get("channels") != preset.channels, REFERENCE_DIR / name))
+    return min(found)[1] if found else None
+
+
 def _reference_stage(preset: Preset, out: Path, dataset: str) -> ReferenceStage:
     if preset.reference is not None:
         committed = _repo_root() / preset.reference
+        if not committed.is_file():
+            committed = _committed_reference(preset, dataset) or committed
         if committed.is_file():
             return ReferenceStage(key=f"ref:{committed.name}", path=committed)
         # Not committed (yet): build the same batch into the output directory.

@@ -242,13 +242,14 @@ def reproduce(
     pending = [s for s in p.stages if s.status() != "done"]
     total = sum(stage_cost(s) for s in pending) or 1.0
     ran: list[str] = []
+    timings: dict[str, float] = {}
     with _display(rich_display and world.is_main, total, reporter if world.is_main else QuietReporter()) as (rep, bar):
         # References and released checkpoints first: loading fixes the run directories of released models.
         first = [s for s in p.stages if isinstance(s, (ReferenceStage, LoadStage))]
         for stage in first:
             if stage.status() != "done":
                 rep.log(f"[{len(ran) + 1}/{len(pending)}] {stage.key}")
-                _run_stage(p, stage, options, world, rep)
+                timings[stage.key] = _timed(p, stage, options, world, rep)
                 ran.append(stage.key)
                 if bar is not None:
                     bar.advance_plan(stage_cost(stage))
@@ -261,7 +262,7 @@ def reproduce(
             if isinstance(stage, (ReferenceStage, LoadStage)) or stage.status() == "done":
                 continue
             rep.log(f"[{len(ran) + 1}/{len(pending)}] {stage.key}")
-            _run_stage(p, stage, options, world, rep)
+            timings[stage.key] = _timed(p, stage, options, world, rep)
             ran.append(stage.key)
             if bar is not None:
                 bar.advance_plan(stage_cost(stage))
@@ -270,7 +271,13 @@ def reproduce(
         written = render_report(out)
     barrier(world)
     return {"stages_run": ran, "stages_total": len(p.stages), "seconds": time.perf_counter() - started,
-            "report": [str(w) for w in written], "plan": p}  # fmt: skip
+            "timings": timings, "report": [str(w) for w in written], "plan": p}  # fmt: skip
+
+
+def _timed(p: Plan, stage: Stage, options: ReproduceOptions, world: World, reporter: Reporter) -> float:
+    start = time.perf_counter()
+    _run_stage(p, stage, options, world, reporter)
+    return time.perf_counter() - start
 
 
 # ----------------------------------------------------------------------------------------------------------------

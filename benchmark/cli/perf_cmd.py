@@ -18,6 +18,7 @@ def _sections() -> dict[str, Callable[[bool], list[PerfRow]]]:
         "evaluation": evaluation.run,
         "diffusion": diffusion.run,
         "runners": __import__("benchmark.perf.runners", fromlist=["run"]).run,
+        "reproduce": __import__("benchmark.perf.reproduce", fromlist=["run"]).run,
     }
 
 
