@@ -8,16 +8,20 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.extractors.inception import InceptionV3, load_inception_weights, write_test_graph
+from click.testing import CliRunner
+
+from benchmark.cli import main
+from benchmark.extractors.inception import InceptionV3, load_inception_weights
 
 GRAPH_SEED = 7
 
 
 @pytest.fixture(scope="session")
 def test_graph(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A synthetic GraphDef with the real graph's structure (random calibrated weights)."""
+    """A synthetic GraphDef with the real graph's structure (random calibrated weights), made by the CLI."""
     path = tmp_path_factory.mktemp("inception") / "synthetic_graph.pb"
-    write_test_graph(path, seed=GRAPH_SEED)
+    result = CliRunner().invoke(main, ["inception", "make-test-graph", str(path), "--seed", str(GRAPH_SEED)])
+    assert result.exit_code == 0, result.output
     return path
 
 

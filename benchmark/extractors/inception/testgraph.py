@@ -33,8 +33,15 @@ _BETA_STD = 0.2
 
 
 def _calibration_images(rng: np.random.Generator) -> list[np.ndarray]:
-    """A few random uint8 images: smooth (upsampled noise) and rough (full-resolution noise)."""
-    return [rng.integers(0, 256, (1, size, size, 3), dtype=np.uint8) for size in (16, 32, 64, 299)]
+    """A few random uint8 images of different character: pixel noise, smooth noise, flat blocks, near-constant."""
+    images = [rng.integers(0, 256, (1, size, size, 3), dtype=np.uint8) for size in (8, 32, 299)]
+    for cells in (2, 4, 8):  # flat colour blocks with grain
+        low = rng.integers(0, 256, (cells, cells, 3)).astype(np.float64)
+        img = np.kron(low, np.ones((64 // cells, 64 // cells, 1))) + rng.normal(0, 8.0 * cells, (64, 64, 3))
+        images.append(np.clip(img, 0, 255).astype(np.uint8)[None])
+    for level in rng.integers(0, 256, 2):  # almost uniform images
+        images.append(np.clip(level + rng.normal(0, 2.0, (1, 48, 48, 3)), 0, 255).astype(np.uint8))
+    return images
 
 
 @torch.no_grad()
