@@ -1,7 +1,7 @@
 """Released guided-diffusion checkpoints as sampling sources, through the compatibility layer (benchmark.compat).
 
 Flags are given as in the reference README (`"--image_size 256 --class_cond True ..."`) or as a JSON object
-(inline or a file); missing flags take the reference's model_and_diffusion_defaults() / classifier_defaults().
+(inline or a file); missing flags take the reference script defaults (benchmark.compat.script_util).
 A checkpoint becomes a pseudo run directory `<out_root>/runs/gd-<name>-<hash10>/` whose config.json records the
 flags and the checkpoint's sha256 (kind "gd-checkpoint" or "gd-classifier"), so samples and metrics live in
 the same layout as those of trained runs.
@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import Path
-from types import MappingProxyType
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from benchmark.compat import gd_models
+from benchmark.compat import gd_models, script_util
 from benchmark.diffusion.config import DiffusionConfig, LossType, MeanType, Schedule, VarianceType
 from benchmark.errors import InputError
 from benchmark.io.atomic import sha256_file
@@ -26,22 +26,22 @@ from benchmark.models.config import ClassifierConfig, Precision, UNetConfig
 from benchmark.models.unet import UNet
 from runners.rundir import config_hash, prepare_run_dir
 
-# guided_diffusion.script_util defaults (model_and_diffusion_defaults, diffusion_defaults, classifier_defaults).
-MODEL_DEFAULTS: Mapping[str, Any] = MappingProxyType({
-    "image_size": 64, "num_channels": 128, "num_res_blocks": 2, "num_heads": 4, "num_heads_upsample": -1,
-    "num_head_channels": -1, "attention_resolutions": "16,8", "channel_mult": "", "dropout": 0.0,
-    "class_cond": False, "use_checkpoint": False, "use_scale_shift_norm": True, "resblock_updown": False,
-    "use_fp16": False, "use_new_attention_order": False,
-})  # fmt: skip
-DIFFUSION_DEFAULTS: Mapping[str, Any] = MappingProxyType({
-    "learn_sigma": False, "diffusion_steps": 1000, "noise_schedule": "linear", "use_kl": False,
-    "predict_xstart": False, "rescale_timesteps": False, "rescale_learned_sigmas": False, "sigma_small": False,
-})  # fmt: skip
-CLASSIFIER_DEFAULTS: Mapping[str, Any] = MappingProxyType({
-    "image_size": 64, "classifier_use_fp16": False, "classifier_width": 128, "classifier_depth": 2,
-    "classifier_attention_resolutions": "32,16,8", "classifier_use_scale_shift_norm": True,
-    "classifier_resblock_updown": True, "classifier_pool": "attention",
-})  # fmt: skip
+def model_flag_defaults() -> dict[str, Any]:
+    """create_model + create_gaussian_diffusion flags with the reference script defaults (respacing excluded)."""
+    flags = script_util.model_and_diffusion_defaults()
+    flags.pop("timestep_respacing")
+    flags["sigma_small"] = False  # create_gaussian_diffusion's own default
+    return flags
+
+
+def classifier_flag_defaults() -> dict[str, Any]:
+    """create_classifier flags (+ the diffusion flags a classifier script also accepts), reference defaults."""
+    flags = script_util.classifier_and_diffusion_defaults()
+    flags.pop("timestep_respacing")
+    flags["sigma_small"] = False
+    return flags
+
+
 _SAMPLING_FLAGS = ("timestep_respacing", "use_ddim", "classifier_scale", "batch_size", "num_samples", "clip_denoised")
 
 
@@ -123,18 +123,17 @@ def diffusion_config_from_flags(flags: dict[str, Any]) -> DiffusionConfig:
 
 
 def unet_config_from_flags(flags: dict[str, Any]) -> UNetConfig:
-    names = [k for k in MODEL_DEFAULTS]
-    kwargs = {k: flags[k] for k in names}
-    kwargs["learn_sigma"] = flags["learn_sigma"]
+    names = inspect.signature(gd_models.unet_config_from_flags).parameters
     try:
-        return gd_models.unet_config_from_flags(**kwargs)
+        return gd_models.unet_config_from_flags(**{k: flags[k] for k in names})
     except ValueError as err:
         raise InputError(str(err)) from None
 
 
 def classifier_config_from_flags(flags: dict[str, Any]) -> ClassifierConfig:
     try:
-        return gd_models.classifier_config_from_flags(**{k: flags[k] for k in CLASSIFIER_DEFAULTS})
+        names = inspect.signature(gd_models.classifier_config_from_flags).parameters
+        return gd_models.classifier_config_from_flags(**{k: flags[k] for k in names})
     except ValueError as err:
         raise InputError(str(err)) from None
 
@@ -163,7 +162,7 @@ class _Record:
 
 def prepare_gd_model_run(checkpoint: str | Path, flags_text: str, out_root: str | Path) -> Path:
     """Pseudo run directory (kind "gd-checkpoint") for a released diffusion checkpoint and its flags."""
-    flags = parse_flags(flags_text, {**MODEL_DEFAULTS, **DIFFUSION_DEFAULTS})
+    flags = parse_flags(flags_text, model_flag_defaults())
     unet_config_from_flags(flags)  # validate now
     diffusion_config_from_flags(flags)
     return _pseudo_run("gd-checkpoint", Path(checkpoint), flags, Path(out_root))
@@ -171,7 +170,7 @@ def prepare_gd_model_run(checkpoint: str | Path, flags_text: str, out_root: str 
 
 def prepare_gd_classifier_run(checkpoint: str | Path, flags_text: str, out_root: str | Path) -> Path:
     """Pseudo run directory (kind "gd-classifier") for a released noisy classifier and its flags."""
-    flags = parse_flags(flags_text, {**CLASSIFIER_DEFAULTS, **DIFFUSION_DEFAULTS})
+    flags = parse_flags(flags_text, classifier_flag_defaults())
     classifier_config_from_flags(flags)
     return _pseudo_run("gd-classifier", Path(checkpoint), flags, Path(out_root))
 
