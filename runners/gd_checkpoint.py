@@ -9,11 +9,11 @@ the same layout as those of trained runs.
 
 from __future__ import annotations
 
+import inspect
 import json
 import shlex
-from pathlib import Path
-import inspect
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from benchmark.compat import gd_models, script_util
