@@ -17,6 +17,7 @@ def _sections() -> dict[str, Callable[[bool], list[PerfRow]]]:
     return {
         "evaluation": evaluation.run,
         "diffusion": diffusion.run,
+        "models": __import__("benchmark.perf.models", fromlist=["run"]).run,
         "runners": __import__("benchmark.perf.runners", fromlist=["run"]).run,
         "reproduce": __import__("benchmark.perf.reproduce", fromlist=["run"]).run,
     }

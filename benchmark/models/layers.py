@@ -232,10 +232,30 @@ class AttentionBlock(nn.Module):
         return self._forward(x)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, *spatial = x.shape
-        x = x.reshape(n, c, -1)
-        h = attend(self.qkv(self.norm(x)), self.num_heads, self.order, self.impl)
-        return (x + self.proj_out(h)).reshape(n, c, *spatial)
+        if self.impl == "naive":
+            n, c, *spatial = x.shape
+            x = x.reshape(n, c, -1)
+            h = attend(self.qkv(self.norm(x)), self.num_heads, self.order, self.impl)
+            return (x + self.proj_out(h)).reshape(n, c, *spatial)
+        return x + self._attention_tokens_last(x)
+
+    def _attention_tokens_last(self, x: torch.Tensor) -> torch.Tensor:
+        """The same map computed token-major: GEMMs for the 1x1 projections, SDPA on [N, H, T, C] views.
+
+        With a channels_last input every reshape here is a view (no copies).
+        """
+        n, c, height, width = x.shape
+        tokens = self.norm(x).reshape(n, c, -1).transpose(1, 2)  # [N, T, C]
+        qkv = F.linear(tokens, self.qkv.weight[:, :, 0], self.qkv.bias)  # [N, T, 3C]
+        ch = c // self.num_heads
+        if self.order is AttentionOrder.LEGACY:
+            q, k, v = qkv.view(n, -1, self.num_heads, 3, ch).unbind(3)  # each [N, T, H, ch]
+        else:
+            q, k, v = qkv.view(n, -1, 3, self.num_heads, ch).unbind(2)
+        a = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))  # [N, H, T, ch]
+        a = a.transpose(1, 2).reshape(n, -1, c)  # [N, T, C], channel = head * ch + c'
+        h = F.linear(a, self.proj_out.weight[:, :, 0], self.proj_out.bias)  # [N, T, C]
+        return h.transpose(1, 2).reshape(n, c, height, width)
 
 
 class AttentionPool2d(nn.Module):
