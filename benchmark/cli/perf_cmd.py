@@ -16,6 +16,7 @@ def _sections() -> dict[str, Callable[[bool], list[PerfRow]]]:
 
     return {
         "evaluation": evaluation.run,
+        "inception": __import__("benchmark.perf.inception", fromlist=["run"]).run,
         "diffusion": diffusion.run,
         "models": __import__("benchmark.perf.models", fromlist=["run"]).run,
         "runners": __import__("benchmark.perf.runners", fromlist=["run"]).run,

@@ -196,22 +196,24 @@ class InceptionV3(nn.Module):
         return self
 
     @staticmethod
-    def to_nhwc_float(images: torch.Tensor) -> torch.Tensor:
-        """uint8 NHWC / NCHW with 1 or 3 channels -> float32 NHWC with 3 channels (NHWC wins when ambiguous)."""
+    def to_nhwc(images: torch.Tensor) -> torch.Tensor:
+        """NHWC / NCHW with 1 or 3 channels -> NHWC with 3 channels, dtype kept (NHWC wins when ambiguous)."""
         if images.ndim != 4:
             raise ValueError(f"expected a 4-d image batch, got shape {tuple(images.shape)}")
         if images.shape[-1] not in (1, 3):
             if images.shape[1] not in (1, 3):
                 raise ValueError(f"expected 1 or 3 channels (NHWC or NCHW), got shape {tuple(images.shape)}")
             images = images.permute(0, 2, 3, 1)
-        x = images.to(torch.float32)
-        if x.shape[-1] == 1:
-            x = x.expand(-1, -1, -1, 3)
-        return x
+        if images.shape[-1] == 1:
+            images = images.expand(-1, -1, -1, 3)
+        return images
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
         """Graph input chain: Cast -> ResizeBilinear(299) -> Sub(128) -> Mul(1/128); returns NCHW (channels_last)."""
-        x = resize_bilinear_tf1(self.to_nhwc_float(images).contiguous(), layout.INPUT_SIZE)
+        x = self.to_nhwc(images)
+        if x.dtype != torch.uint8:
+            x = x.to(torch.float32)
+        x = resize_bilinear_tf1(x.contiguous(), layout.INPUT_SIZE)
         x = (x - 128.0) * 0.0078125
         x = x.permute(0, 3, 1, 2)  # logical NCHW, memory NHWC
         return x if self.channels_last else x.contiguous()

@@ -38,12 +38,14 @@ def axis_weights(in_size: int, out_size: int) -> AxisWeights:
 
 
 def resize_bilinear_tf1(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Resize float32 NHWC `images` [N, H, W, C] to [N, size, size, C] exactly like TF1's legacy ResizeBilinear."""
-    if images.dtype != torch.float32 or images.ndim != 4:
-        raise ValueError(f"expected float32 NHWC images, got {images.dtype} {tuple(images.shape)}")
+    """Resize NHWC `images` [N, H, W, C] (uint8 or float32) to float32 [N, size, size, C] exactly like TF1's
+    legacy ResizeBilinear (which casts to float32 first; gathering before the exact uint8 -> float32 cast is
+    the same computation with less memory traffic)."""
+    if images.dtype not in (torch.uint8, torch.float32) or images.ndim != 4:
+        raise ValueError(f"expected uint8 or float32 NHWC images, got {images.dtype} {tuple(images.shape)}")
     n, h, w, c = images.shape
     if h == size and w == size:
-        return images  # TF's CPU kernel copies the input unchanged in this case
+        return images.to(torch.float32)  # TF's CPU kernel copies the input unchanged in this case
     dev = images.device
     ay, ax = axis_weights(h, size), axis_weights(w, size)
     y_lo, y_hi = torch.from_numpy(ay.lo).to(dev), torch.from_numpy(ay.hi).to(dev)
@@ -51,11 +53,12 @@ def resize_bilinear_tf1(images: torch.Tensor, size: int) -> torch.Tensor:
     wy = torch.from_numpy(ay.frac).to(dev).view(1, size, 1, 1)
     wx = torch.from_numpy(ax.frac).to(dev).view(1, 1, size, 1)
 
-    # Rows first (cheap: W columns), then the four neighbours.
-    top_rows = images.index_select(1, y_lo)  # [N, size, W, C]
-    bottom_rows = images.index_select(1, y_hi)
-    tl, tr = top_rows.index_select(2, x_lo), top_rows.index_select(2, x_hi)  # [N, size, size, C]
-    bl, br = bottom_rows.index_select(2, x_lo), bottom_rows.index_select(2, x_hi)
-    top = tl + (tr - tl) * wx
-    bottom = bl + (br - bl) * wx
-    return top + (bottom - top) * wy
+    # Rows first (cheap: W columns), then the four neighbours, cast to float32 after the gather.
+    top_rows, bottom_rows = images.index_select(1, y_lo), images.index_select(1, y_hi)  # [N, size, W, C]
+    top = top_rows.index_select(2, x_lo).to(torch.float32)  # top-left  [N, size, size, C]
+    bottom = bottom_rows.index_select(2, x_lo).to(torch.float32)  # bottom-left
+    # top = tl + (tr - tl) * wx, bottom = bl + (br - bl) * wx, out = top + (bottom - top) * wy; in place, and
+    # d + a == a + d exactly in IEEE arithmetic, so the results are TF's bit for bit.
+    top = top_rows.index_select(2, x_hi).to(torch.float32).sub_(top).mul_(wx).add_(top)
+    bottom = bottom_rows.index_select(2, x_hi).to(torch.float32).sub_(bottom).mul_(wx).add_(bottom)
+    return bottom.sub_(top).mul_(wy).add_(top)
