@@ -151,33 +151,33 @@ SMOKE = Preset(
     widths=((160, 64), (128, 32)),
     depths=((2, 1), (4, 2)),
     head_channels=((32, 8), (64, 16), (128, 32)),
-    milestones=(60, 100),
-    batch_size=16,
+    milestones=(40, 60),
+    batch_size=8,
     lr=2e-4,
     ema_rate=0.99,
     weight_decay=0.0,
     diffusion_steps=1000,
-    checkpoint_every=50,
+    checkpoint_every=20,
     log_every=10,
-    num_samples=200,
-    sample_batch_size=200,
+    num_samples=100,
+    sample_batch_size=100,
     sampler="ddim",
-    respacing="ddim10",
+    respacing="ddim5",
     extractor="fmnist-cnn",
     reference="reference_stats/fmnist-train-16x16x1-fmnist-cnn.npz",
     reference_images=10_000,
     bootstrap=50,
     guidance_scales=(1.0, 10.0),
     guidance_source="train",
-    guidance_milestone=60,
-    guidance_num_samples=200,
+    guidance_milestone=40,
+    guidance_num_samples=100,
     guidance_sampler="ddim",
-    guidance_respacing="ddim10",
+    guidance_respacing="ddim5",
     guidance_resolution=16,
     classifier_channels=32,
     classifier_depth=1,
-    classifier_steps=60,
-    classifier_batch_size=32,
+    classifier_steps=40,
+    classifier_batch_size=16,
     classifier_lr=3e-4,
     classifier_weight_decay=0.05,
 )
@@ -453,3 +453,54 @@ def released_sample_config(preset: Preset, seed: int, scale: float, classifier_r
 def preset_to_dict(preset: Preset) -> dict[str, Any]:
     """JSON-ready preset (recorded in the reproduction manifest and the report)."""
     return dataclasses.asdict(preset)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Documentation (docs/PRESETS.md is checked against this table by the tests).
+
+
+def _pairs(items: tuple[tuple[int, int], ...]) -> str:
+    return ", ".join(f"{a} -> {b}" for a, b in items)
+
+
+def presets_markdown() -> str:
+    """The paper-to-preset mapping of every setting as one Markdown table (paper column first)."""
+    p = (SMOKE, FMNIST, PAPER)
+    paper_m = "700K / 1200K"
+    rows: list[tuple[str, str, tuple[str, ...]]] = [
+        ("Data", "ImageNet 128x128 (Tables 1-3), 256x256 (guidance)",
+         tuple(x.dataset and f"Fashion-MNIST {x.resolution}x{x.resolution}x{x.channels}" or
+               f"--data folder at {x.resolution}x{x.resolution}" for x in p)),
+        ("channel_mult (levels)", "1,1,2,3,4 (128, 64, 32, 16, 8 px)",
+         tuple(",".join(f"{m:g}" for m in x.channel_mult) + " (" + ", ".join(
+             str(x.resolution // 2**i) for i in range(len(x.channel_mult))) + " px)" for x in p)),
+        ("Channels (Table 1)", "160 / 128", tuple(_pairs(x.widths) for x in p)),
+        ("Depth (res blocks per level)", "2 / 4", tuple(_pairs(x.depths) for x in p)),
+        ("Attention resolutions", "16 (second-lowest level); 32,16,8 (lowest three)",
+         tuple(f"{','.join(map(str, x.attention((16,))))}; {','.join(map(str, x.attention((32, 16, 8))))}" for x in p)),
+        ("Channels per head (Table 2)", "32 / 64 / 128", tuple(_pairs(x.head_channels) for x in p)),
+        ("Heads (Tables 1-2)", "1, 2, 4, 8", ("1, 2, 4, 8",) * 3),
+        ("Milestones (Table 1; Tables 2-3 use the first)", paper_m,
+         tuple(f"{milestone_label(x.milestones[0])} / {milestone_label(x.milestones[1])}" for x in p)),
+        ("Batch / lr / EMA", "256 / 1e-4 / 0.9999", tuple(f"{x.batch_size} / {x.lr:g} / {x.ema_rate:g}" for x in p)),
+        ("Loss / variance", "hybrid (L_simple + 0.001 L_vlb) / learned", ("hybrid / learned",) * 3),
+        ("Samples per row / sampler", "not stated (Fig. 2: 10k) / DDPM 250 steps",
+         tuple(f"{x.num_samples} / {x.sampler.upper()} {x.respacing}" for x in p)),
+        ("Extractor / reference", "Inception-v3 / whole training set",
+         tuple(f"{x.extractor} / " + ("committed reference batch" if x.reference else "built from the whole training set")
+               for x in p)),
+        ("FID interval", "none", tuple(f"bootstrap, {x.bootstrap} resamples" for x in p)),
+        ("Guidance models", "trained 2M iterations (released checkpoints)",
+         tuple("released 256x256 checkpoints" if x.guidance_source == "released"
+               else f"trained here ({milestone_label(x.guidance_milestone)} steps, Table 3 AdaGN architecture)" for x in p)),
+        ("Noisy classifier", "128 ch, depth 2, attention 32,16,8, attention pooling, 500K it",
+         tuple("released 256x256 classifier" if x.guidance_source == "released"
+               else f"{x.classifier_channels} ch, depth {x.classifier_depth}, {milestone_label(x.classifier_steps)} steps"
+               for x in p)),
+        ("Guidance scales / samples", "1.0, 10.0 / 50k, DDPM 250",
+         tuple(f"{', '.join(f'{s:g}' for s in x.guidance_scales)} / {x.guidance_num_samples}, "
+               f"{x.guidance_sampler.upper()} {x.guidance_respacing}" for x in p)),
+    ]  # fmt: skip
+    lines = ["| Setting | Paper | smoke | fmnist | paper |", "|---|---|---|---|---|"]
+    lines += [f"| {name} | {paper} | {' | '.join(values)} |" for name, paper, values in rows]
+    return "\n".join(lines) + "\n"

@@ -54,9 +54,9 @@ def test_seeds_multiply_the_runs(tmp_path: Path) -> None:
 
 
 def test_rows_map_the_paper_settings(tmp_path: Path) -> None:
-    base = run_config(SMOKE, TABLE1_SETTINGS["baseline"], "fashion-mnist", (60, 100), 0)
-    deep = run_config(SMOKE, TABLE1_SETTINGS["channels128-depth4"], "fashion-mnist", (60, 100), 0)
-    multi = run_config(SMOKE, TABLE1_SETTINGS["multires-attention"], "fashion-mnist", (60, 100), 0)
+    base = run_config(SMOKE, TABLE1_SETTINGS["baseline"], "fashion-mnist", (40, 60), 0)
+    deep = run_config(SMOKE, TABLE1_SETTINGS["channels128-depth4"], "fashion-mnist", (40, 60), 0)
+    multi = run_config(SMOKE, TABLE1_SETTINGS["multires-attention"], "fashion-mnist", (40, 60), 0)
     assert (base.unet.model_channels, deep.unet.model_channels) == (64, 32)
     assert (base.unet.num_res_blocks, deep.unet.num_res_blocks) == (1, 2)
     # Attention by position: the paper's 16 px is the second-lowest level (8 px here), 32,16,8 the lowest three.
@@ -74,9 +74,9 @@ def test_status_follows_the_filesystem(tmp_path: Path) -> None:
     train = _trains(p)[0]
     assert train.status() == "pending"
     (train.run_dir / "checkpoints").mkdir(parents=True)
-    ckpt.state_path(train.run_dir, 50).write_bytes(b"x")
-    assert train.status() == "partial (step 50/60)"
-    ckpt.state_path(train.run_dir, 60).write_bytes(b"x")
+    ckpt.state_path(train.run_dir, 20).write_bytes(b"x")
+    assert train.status() == "partial (step 20/40)"
+    ckpt.state_path(train.run_dir, 40).write_bytes(b"x")
     assert train.status() == "done"
     ev = next(s for s in p.stages if isinstance(s, EvalStage))
     assert ev.status() == "pending"
@@ -124,3 +124,10 @@ def test_bad_input() -> None:
     result = CliRunner().invoke(main, ["reproduce", "--preset", "paper", "--out", "/nonexistent/x"])
     assert result.exit_code == 2 and "--data" in result.output
     assert set(PRESETS) == {"smoke", "fmnist", "paper"}
+
+
+def test_presets_doc_is_in_sync_with_the_code() -> None:
+    from runners.presets import presets_markdown
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "PRESETS.md").read_text(encoding="utf-8")
+    assert presets_markdown() in doc
