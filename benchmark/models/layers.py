@@ -25,10 +25,11 @@ ATTENTION_IMPLS: tuple[str, ...] = ("sdpa", "naive")
 
 
 class GroupNorm32(nn.GroupNorm):
-    """GroupNorm computed in float32 and cast back (keeps fp16/bf16 torsos stable; a no-op cast for fp32)."""
+    """GroupNorm with float32 statistics: fp16 inputs are upcast and cast back (as the reference does); float32
+    and bfloat16 inputs go straight to the kernel, which accumulates bfloat16 in float32 itself."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dtype == torch.float32:
+        if x.dtype in (torch.float32, torch.bfloat16):
             return super().forward(x)
         return super().forward(x.float()).type(x.dtype)
 
@@ -252,7 +253,12 @@ class AttentionBlock(nn.Module):
             q, k, v = qkv.view(n, -1, self.num_heads, 3, ch).unbind(3)  # each [N, T, H, ch]
         else:
             q, k, v = qkv.view(n, -1, 3, self.num_heads, ch).unbind(2)
-        a = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))  # [N, H, T, ch]
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # [N, H, T, ch]
+        if x.device.type == "cpu" and q.dtype != torch.float32:
+            # On CPU, plain half-precision GEMMs beat the fused kernel (softmax accumulates in float32 internally).
+            a = torch.softmax((q * ch**-0.5) @ k.transpose(-1, -2), dim=-1) @ v
+        else:
+            a = F.scaled_dot_product_attention(q, k, v)
         a = a.transpose(1, 2).reshape(n, -1, c)  # [N, T, C], channel = head * ch + c'
         h = F.linear(a, self.proj_out.weight[:, :, 0], self.proj_out.bias)  # [N, T, C]
         return h.transpose(1, 2).reshape(n, c, height, width)

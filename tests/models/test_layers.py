@@ -130,3 +130,27 @@ def test_timestep_embedding_closed_form() -> None:
 def test_attention_block_heads_from_head_channels() -> None:
     assert AttentionBlock(128, 1, 64, AttentionOrder.LEGACY).num_heads == 2
     assert AttentionBlock(128, 4, None, AttentionOrder.LEGACY).num_heads == 4
+
+
+@pytest.mark.parametrize("order", list(AttentionOrder))
+def test_attention_block_bf16_autocast_close_to_fp32(order, fill) -> None:
+    block = AttentionBlock(64, 2, None, order, impl="sdpa")
+    naive = AttentionBlock(64, 2, None, order, impl="naive")
+    fill(block, 12)
+    naive.load_state_dict(block.state_dict())
+    x = torch.randn(2, 64, 8, 8)
+    with torch.no_grad():
+        expected = naive(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = block(x)
+    assert out.dtype == torch.float32  # residual add with the float32 input
+    assert (out - expected).abs().max() / expected.abs().max() < 0.03
+
+
+def test_groupnorm_bf16_matches_float32_statistics() -> None:
+    from benchmark.models.layers import normalization
+
+    norm = normalization(64)
+    x = (torch.randn(2, 64, 8, 8) * 3 + 5).to(torch.bfloat16)
+    expected = F.group_norm(x.double(), 32).to(torch.bfloat16)
+    torch.testing.assert_close(norm(x), expected, rtol=1e-2, atol=1e-2)
