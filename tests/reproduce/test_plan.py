@@ -131,3 +131,21 @@ def test_presets_doc_is_in_sync_with_the_code() -> None:
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "PRESETS.md").read_text(encoding="utf-8")
     assert presets_markdown() in doc
+
+
+def test_progress_display_tracks_the_plan_and_nested_tasks() -> None:
+    from runners.reproduce import _display, stage_cost
+
+    p = plan(SMOKE, ("3",), 1, Path("/nonexistent-out"))
+    total = sum(stage_cost(s) for s in p.stages)
+    with _display(True, total, None) as (reporter, bar):  # type: ignore[arg-type]
+        progress = bar._progress
+        with reporter.task("train something", total=10, unit="step") as task:
+            task.advance(4)
+            assert [t.completed for t in progress.tasks if t.description == "train something"] == [4]
+        assert all(t.description != "train something" for t in progress.tasks)  # finished tasks are removed
+        for stage in p.stages:
+            bar.advance_plan(stage_cost(stage))
+        overall = progress.tasks[0]
+        assert overall.completed == pytest.approx(total) and overall.finished
+        reporter.log("a message")
