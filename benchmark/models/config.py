@@ -246,7 +246,9 @@ class UNetConfig(_ConfigBase):
     num_heads_upsample: int | None = None  # Heads in the upsampling path when num_head_channels is None.
     resblock_updown: bool = True  # BigGAN residual blocks for up/downsampling (Table 1).
     conv_resample: bool = True  # Learned conv in plain Up/Downsample layers (when not resblock_updown).
-    rescale_skip: bool = False  # Every ResBlock returns (skip + h) / sqrt(2) (Table 1 row 6).
+    # Table 1 row 6 (no flag in the reference): EVERY ResBlock (encoder, middle, decoder and the BigGAN up/down
+    # blocks) returns (skip(x) + h) / sqrt(2); attention blocks keep x + attn(x).
+    rescale_skip: bool = False
     norm: NormType = NormType.ADAGN  # Table 3.
     dropout: float = 0.0
     num_classes: int | None = None  # Class-conditional with this many classes (label embedding added to emb).

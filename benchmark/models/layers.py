@@ -25,11 +25,11 @@ ATTENTION_IMPLS: tuple[str, ...] = ("sdpa", "naive")
 
 
 class GroupNorm32(nn.GroupNorm):
-    """GroupNorm with float32 statistics: fp16 inputs are upcast and cast back (as the reference does); float32
-    and bfloat16 inputs go straight to the kernel, which accumulates bfloat16 in float32 itself."""
+    """GroupNorm with float32 statistics: half inputs are upcast and cast back (as the reference does), except
+    bfloat16 on CPU, whose kernel accumulates in float32 itself and takes float32 affine parameters."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dtype in (torch.float32, torch.bfloat16):
+        if x.dtype == torch.float32 or (x.dtype == torch.bfloat16 and x.device.type == "cpu"):
             return super().forward(x)
         return super().forward(x.float()).type(x.dtype)
 
