@@ -77,7 +77,6 @@ def sampler_text(sample_config: dict[str, Any] | None) -> str:
     text = f"{sampler}, {steps}"
     if sampler == "DDIM":
         text += f" (eta {float(sample_config.get('eta', 0.0)):g})"
-    scale = float(sample_config.get("guidance_scale", 0.0) or 0.0)
     return text
 
 

@@ -46,7 +46,7 @@ def reproduce(preset_name: str, tables_text: str, out: Path, seeds: int, data: s
       admbench reproduce                                  # smoke preset, all tables, ./reproduction
       admbench reproduce --preset fmnist --out runs/fmnist
       admbench reproduce --preset paper --data /data/imagenet128 --dry-run
-      torchrun --nproc_per_node 8 -m benchmark.cli reproduce --preset paper --data /data/imagenet128
+      torchrun --nproc_per_node 8 cli.py reproduce --preset paper --data /data/imagenet128
       admbench report reproduction                        # re-render the report from stored metrics
     """
     from benchmark.progress import make_reporter
