@@ -84,7 +84,8 @@ def run(quick: bool) -> list[PerfRow]:
         if _tf_available():
             with ctx.Pool(1) as pool:
                 theirs = pool.apply(_measure, ("tf", graph, batch, repeats))
-    note = f"CPU, torch threads {int(ours['threads'])}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'PASSIVE')}" + ("" if theirs else "; TensorFlow not installed")
+    note = f"CPU, torch threads {int(ours['threads'])}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'PASSIVE')}"
+    note += "" if theirs else "; TensorFlow not installed"
     rows = [
         PerfRow(section=SECTION, name=f"extract {size}px -> pool/spatial/logits (batch {batch})",
                 ours=ours[f"extract{size}"], baseline=None if theirs is None else theirs[f"extract{size}"],

@@ -88,5 +88,6 @@ def missing_weights_message(cache_override: Path | None) -> str:
     return (
         "no Inception-v3 weights found: run `admbench inception fetch` (downloads "
         f"{TF_GRAPH.url} to {root / TF_GRAPH.filename}), or download it (or {PYTORCH_FID.url}) yourself "
-        f"and pass --inception PATH or set ${WEIGHTS_ENV}=PATH (cache directory: ${CACHE_ENV}, default ~/.cache/admbench)"
+        f"and pass --inception PATH or set ${WEIGHTS_ENV}=PATH "
+        f"(cache directory: ${CACHE_ENV}, default ~/.cache/admbench)"
     )

@@ -57,7 +57,8 @@ class TorchInceptionExtractor(FeatureExtractor):
         net = InceptionV3(channels_last=True)
         net.load_state_dict(state_dict)
         self.network = net.eval().to(self._device).fuse()
-        self._forward = torch.compile(self.network, dynamic=True) if compile else self.network
+        # Only the 299x299 network body is compiled; the exact resize depends on the input size and stays eager.
+        self._features = torch.compile(self.network.features) if compile else self.network.features
 
     @property
     def info(self) -> ExtractorInfo:
@@ -69,7 +70,7 @@ class TorchInceptionExtractor(FeatureExtractor):
         with torch.inference_mode(), _no_tf32():
             for start in range(0, len(images), self._batch_size):
                 batch = torch.from_numpy(np.ascontiguousarray(images[start : start + self._batch_size]))
-                p, s, l = self._forward(batch.to(self._device, non_blocking=True))
+                p, s, l = self._features(self.network.preprocess(batch.to(self._device, non_blocking=True)))
                 pools.append(p.float().cpu().numpy())
                 spatials.append(s.float().cpu().numpy())
                 logits.append(l.float().cpu().numpy())

@@ -134,7 +134,8 @@ def graphdef_classes() -> GraphDefClasses:
     def cls(name: str) -> Any:
         return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"tensorflow.{name}"))
 
-    return GraphDefClasses(cls("GraphDef"), cls("NodeDef"), cls("AttrValue"), cls("TensorProto"), cls("TensorShapeProto"))
+    return GraphDefClasses(cls("GraphDef"), cls("NodeDef"), cls("AttrValue"), cls("TensorProto"),
+                           cls("TensorShapeProto"))
 
 
 def tensor_to_numpy(proto: Any) -> np.ndarray:

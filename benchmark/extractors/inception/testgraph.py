@@ -19,7 +19,7 @@ import torch
 
 from benchmark.extractors.inception import layout
 from benchmark.extractors.inception.graphdef import (
-    DT_FLOAT, DT_INT32, DT_STRING, DT_UINT8, GraphDefClasses, graphdef_classes, numpy_to_tensor)
+    DT_FLOAT, DT_INT32, DT_INT64, DT_STRING, DT_UINT8, GraphDefClasses, graphdef_classes, numpy_to_tensor)
 from benchmark.extractors.inception.network import ConvUnit, InceptionV3
 from benchmark.extractors.inception.weights import SYNTHETIC_MARKER
 from benchmark.io.atomic import atomic_write
@@ -53,7 +53,8 @@ def synthetic_state_dict(seed: int) -> dict[str, torch.Tensor]:
     for unit in units:
         w = unit.conv.weight
         fan_in = w.shape[1] * w.shape[2] * w.shape[3]
-        w.copy_(torch.from_numpy(rng.standard_normal(tuple(w.shape), dtype=np.float32) * np.float32(np.sqrt(2 / fan_in))))
+        he = rng.standard_normal(tuple(w.shape), dtype=np.float32) * np.float32(np.sqrt(2 / fan_in))
+        w.copy_(torch.from_numpy(he))
         unit.bn.bias.copy_(torch.from_numpy(rng.normal(0.0, _BETA_STD, w.shape[0]).astype(np.float32)))
 
     # BN calibration: each conv's output statistics become its BN moving mean / variance, in forward order.
@@ -116,9 +117,7 @@ class _Graph:
 
     def const(self, name: str, arr: np.ndarray) -> str:
         arr = np.asarray(arr)
-        dtype = DT_INT32 if arr.dtype == np.int32 else DT_FLOAT if arr.dtype == np.float32 else None
-        if dtype is None:
-            dtype = 9  # DT_INT64 (marker only)
+        dtype = {np.dtype(np.float32): DT_FLOAT, np.dtype(np.int32): DT_INT32, np.dtype(np.int64): DT_INT64}[arr.dtype]
         return self.node(name, "Const", [], dtype=("type", dtype), value=numpy_to_tensor(self.c, arr))
 
 

@@ -114,7 +114,8 @@ def validate_state_dict(sd: StateDict, path: Path, what: str) -> StateDict:
     if missing:
         raise InputError(f"{what}: missing {len(missing)} of {len(expected)} Inception-v3 tensors: {_short(missing)}",
                          path)
-    wrong = [f"{k} {tuple(sd[k].shape)} (expected {expected[k]})" for k in expected if tuple(sd[k].shape) != expected[k]]
+    wrong = [f"{k} {tuple(sd[k].shape)} (expected {expected[k]})"
+             for k in expected if tuple(sd[k].shape) != expected[k]]
     if wrong:
         raise InputError(f"{what}: wrong tensor shapes: {_short(wrong, 3)}", path)
     out = {k: sd[k].detach().to(torch.float32).contiguous() for k in expected}
@@ -230,7 +231,8 @@ def _load_state_dict(path: Path) -> StateDict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise InputError(f"cannot read PyTorch state dict (corrupt, truncated or not weights-only): {exc}", path) from exc
+        raise InputError(f"cannot read PyTorch state dict (corrupt, truncated or not weights-only): {exc}",
+                         path) from exc
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
