@@ -149,3 +149,31 @@ def test_progress_display_tracks_the_plan_and_nested_tasks() -> None:
         overall = progress.tasks[0]
         assert overall.completed == pytest.approx(total) and overall.finished
         reporter.log("a message")
+
+
+def test_released_checkpoints_become_pseudo_runs_with_recorded_sha256(tmp_path: Path) -> None:
+    import hashlib
+
+    from benchmark.progress import QuietReporter
+    from runners.reproduce import _run_load
+
+    ckdir = tmp_path / "checkpoints"
+    ckdir.mkdir()
+    for name in ("256x256_diffusion.pt", "256x256_diffusion_uncond.pt", "256x256_classifier.pt"):
+        (ckdir / name).write_bytes(name.encode())  # stand-ins: preparing a pseudo run hashes, it does not load
+    out = tmp_path / "out"
+    p = plan(PAPER, ("guidance",), 1, out, dataset="/data/in128", checkpoint_dir=ckdir)
+    loads = [s for s in p.stages if isinstance(s, LoadStage)]
+    assert all(s.status() == "pending" for s in loads)
+    for stage in loads:
+        run_dir = _run_load(stage, p.out, QuietReporter())
+        record = json.loads(stage.record.read_text())
+        assert record["sha256"] == hashlib.sha256(stage.model.filename.encode()).hexdigest()
+        assert "no checksums are published" in record["note"] and not record["downloaded_here"]
+        assert json.loads((run_dir / "config.json").read_text())["checkpoint"]["sha256"] == record["sha256"]
+    again = plan(PAPER, ("guidance",), 1, out, dataset="/data/in128", checkpoint_dir=ckdir)
+    assert all(s.status() == "done" for s in again.stages if isinstance(s, LoadStage))
+    guided = [s for s in again.stages if isinstance(s, SampleStage) and s.config.guidance_scale]
+    clf_dir = next(s for s in again.stages if isinstance(s, LoadStage) and s.kind == "classifier").run_dir()
+    assert guided and all(s.config.classifier_run == str(clf_dir) for s in guided)
+    assert all(s.run_dir is not None and s.run_dir.name.startswith("gd-") for s in guided)
