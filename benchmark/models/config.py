@@ -221,7 +221,9 @@ def _check_common(
 def _check_heads(name: str, width: int, heads: int, head_channels: int | None, where: str) -> None:
     if head_channels is not None:
         if width % head_channels:
-            raise InputError(f"{name}: {where} has {width} channels, not divisible by num_head_channels {head_channels}")
+            raise InputError(
+                f"{name}: {where} has {width} channels, not divisible by num_head_channels {head_channels}"
+            )
     elif width % heads:
         raise InputError(f"{name}: {where} has {width} channels, not divisible by {heads} heads")
 

@@ -47,4 +47,5 @@ def autocast(options: SpeedOptions, device: torch.device) -> contextlib.Abstract
 
 def adamw(model: nn.Module, options: SpeedOptions, lr: float = 1e-4, weight_decay: float = 0.0) -> torch.optim.AdamW:
     """AdamW over the model's parameters, fused when the options ask for it."""
-    return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=options.fused_optimizer or None)
+    fused = options.fused_optimizer or None
+    return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=fused)

@@ -78,7 +78,8 @@ class UNet(nn.Module):
         # Encoder: a stem conv, num_res_blocks ResBlocks (+ attention) per level, a downsampler between levels.
         chans = cfg.level_channels
         ch = chans[0]
-        self.input_blocks = nn.ModuleList([TimestepEmbedSequential(nn.Conv2d(self._stem_in_channels(), ch, 3, padding=1))])
+        stem = nn.Conv2d(self._stem_in_channels(), ch, 3, padding=1)
+        self.input_blocks = nn.ModuleList([TimestepEmbedSequential(stem)])
         skip_chans = [ch]
         res_px = cfg.image_size
         for level, level_ch in enumerate(chans):

@@ -81,7 +81,8 @@ def _train_step(config: UNetConfig, batch: int, options: SpeedOptions, device: t
 
 def _forward(config: UNetConfig, batch: int, options: SpeedOptions, device: torch.device) -> Callable[[], None]:
     torch.manual_seed(0)
-    model = prepare(UNet(config, attention_impl=options.attention_impl).to(device).eval(), options)  # type: ignore[arg-type]
+    net = UNet(config, attention_impl=options.attention_impl).to(device).eval()  # type: ignore[arg-type]
+    model = prepare(net, options)
     gen = torch.Generator(device="cpu").manual_seed(2)
     size = config.image_size
     x = torch.randn(batch, config.in_channels, size, size, generator=gen).to(device)
@@ -100,7 +101,7 @@ def _forward(config: UNetConfig, batch: int, options: SpeedOptions, device: torc
 
 
 def _timer(device: torch.device) -> Callable[[Callable[[], None]], float]:
-    """Wall time on CUDA; on CPU the calling thread's CPU time (run with one thread), which machine load barely moves."""
+    """Wall time on CUDA; on CPU the calling thread's CPU time (one thread), which machine load barely moves."""
     if device.type == "cuda":
         return lambda fn: best_time(fn, 1)
 
@@ -156,8 +157,10 @@ def _run(quick: bool, device: torch.device) -> list[PerfRow]:
         cfg, b, r = case.config, case.batch, case.repeats
         for label, opts, note in variants:
             ours, base = _compare(
-                lambda o=opts: _train_step(cfg, b, o, device), lambda: _train_step(cfg, b, reference, device), b, r, device
-            )  # type: ignore[misc]
+                lambda o=opts: _train_step(cfg, b, o, device),  # type: ignore[misc]
+                lambda: _train_step(cfg, b, reference, device),
+                b, r, device,
+            )  # fmt: skip
             rows.append(PerfRow(
                 SECTION, f"train step {case.name} b{b} ({label}, {where})", ours, base, "img/s", True,
                 BASELINE, note,

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from benchmark.models import AttentionOrder, NormType, UNet, UNetConfig
+from benchmark.models import AttentionOrder, NormType, UNet
 from benchmark.models.layers import AttentionBlock, ResBlock, attend, timestep_embedding
 
 
