@@ -22,7 +22,8 @@ def reference() -> None:
 @reference.command("train-extractor")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="Folder for fmnist-cnn.safetensors and its manifest entry [default: reference_stats/].")
-@click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True, metavar="N", help="Training epochs.")
+@click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True, metavar="N",
+              help="Training epochs.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, metavar="S", help="Random seed.")
 def train_extractor_cmd(out_dir: Path | None, epochs: int, seed: int) -> None:
     """Train the fmnist-cnn proxy extractor on the Fashion-MNIST train split (deterministic on CPU).

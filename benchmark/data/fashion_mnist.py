@@ -132,7 +132,8 @@ def read_verified(path: Path, spec: IdxFile) -> bytes:
     try:
         content = gzip.decompress(raw)
     except (EOFError, OSError, zlib.error) as exc:
-        raise InputError(f"corrupt or truncated gzip archive ({exc}); delete it to download a fresh copy", path) from exc
+        message = f"corrupt or truncated gzip archive ({exc}); delete it to download a fresh copy"
+        raise InputError(message, path) from exc
     if hashlib.md5(raw).hexdigest() == spec.md5 or hashlib.sha256(raw).hexdigest() == spec.sha256:
         return content
     actual = hashlib.sha256(content).hexdigest()
@@ -169,7 +170,9 @@ def load_split(split: str = "train", allow_download: bool = True) -> tuple[np.nd
 class FashionMNIST(ImageDataset):
     """A Fashion-MNIST split held in memory, prepared to `resolution` x `resolution` x `channels` (see transforms)."""
 
-    def __init__(self, split: str = "train", resolution: int = 32, channels: int = 1, allow_download: bool = True) -> None:
+    def __init__(
+        self, split: str = "train", resolution: int = 32, channels: int = 1, allow_download: bool = True
+    ) -> None:
         raw, labels = load_split(split, allow_download)
         self.split = split
         self.resolution = resolution

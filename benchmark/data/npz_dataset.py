@@ -49,8 +49,8 @@ class NpzImageDataset(ImageDataset):
         self.path = Path(path)
         images, labels = load_image_npz(self.path)
         if resolution is not None and images.shape[1] != resolution:
-            raise InputError(f"images are {images.shape[1]}x{images.shape[2]}, expected {resolution}x{resolution} "
-                             "(resize them before packing; admbench does not resample .npz images)", self.path)  # fmt: skip
+            size = f"{images.shape[1]}x{images.shape[2]}, expected {resolution}x{resolution}"
+            raise InputError(f"images are {size} (resize before packing; .npz images are not resampled)", self.path)
         if channels is not None and channels != images.shape[-1]:
             if channels == 3 and images.shape[-1] == 1:
                 images = np.repeat(images, 3, axis=-1)

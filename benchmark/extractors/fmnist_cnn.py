@@ -3,12 +3,14 @@
 Numbers computed from its features are labelled "fmnist-cnn" everywhere; they are not Inception FID / sFID /
 IS and are not comparable to any published value. Same three outputs as the Inception contract:
   - pool    [N, 128]: ReLU output of the penultimate fully connected layer (FID, precision / recall),
-  - spatial [N, 392]: pre-activation (after batch norm) of the third conv layer (7x7), first 8 channels, flattened H, W, C
-                      (mirrors Inception's mixed_6/conv sliced to 7 channels for sFID),
+  - spatial [N, 392]: pre-activation (after batch norm) of the third conv layer (7x7), first 8 channels,
+                      flattened in H, W, C order (mirrors Inception's mixed_6/conv sliced to 7 channels for sFID),
   - logits  [N, 10]:  bias-free class logits (mirrors the bias-free Inception IS logits).
 Input: uint8 NHWC, 1 or 3 channels, any size. Colour is reduced to gray by the unweighted channel mean (exact
 for gray images replicated to RGB); sizes other than 28x28 are resized to 28x28 with antialiased bilinear
 interpolation (torch `interpolate`, align_corners=False); pixels map to [-1, 1] as x / 127.5 - 1.
+Weights: `admbench reference train-extractor` (runners/train_extractor.py), trained on the native, the 32x32
+padded and the 16x16 preset views of the training split; sha256-checked against reference_stats/manifest.json.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ SPATIAL_DIM = SPATIAL_SIZE * SPATIAL_SIZE * SPATIAL_CHANNELS
 
 
 class FashionCNN(nn.Module):
-    """[conv-BN-ReLU-maxpool] x 3 (16, 32, 64 channels) -> fc(576->128)-ReLU -> fc(128->10, no bias); ~98k parameters."""
+    """[conv-BN-ReLU-maxpool] x 3 (16, 32, 64 channels) -> fc(576->128)-ReLU -> fc(128->10, no bias); 98.7k params."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -90,7 +92,8 @@ def load_network(path: Path, verify: bool = True) -> tuple[FashionCNN, str]:
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise InputError(f"weights do not fit the {NAME} architecture ({' '.join(str(exc).split())[:300]})", path) from exc
+        detail = " ".join(str(exc).split())[:300]
+        raise InputError(f"weights do not fit the {NAME} architecture ({detail})", path) from exc
     return net.eval(), digest
 
 
