@@ -11,12 +11,12 @@ reference, extractor and bootstrap setting is returned as is.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmark import paths
 from benchmark.errors import InputError
 from benchmark.io.atomic import write_json_atomic
 from benchmark.progress import QuietReporter, Reporter
@@ -24,12 +24,6 @@ from runners.sample import SAMPLE_JSON
 
 BOOTSTRAP_SEED = 0
 BOOTSTRAP_CONFIDENCE = 0.95
-
-
-def default_cache_root() -> Path:
-    """`$ADMBENCH_CACHE`, else ~/.cache/admbench (the same feature cache as `admbench evaluate`)."""
-    env = os.environ.get("ADMBENCH_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "admbench"
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -113,7 +107,7 @@ def evaluate_run_archive(
         reporter.log(f"{out_path} is up to date")
         return existing
 
-    cache_root = Path(cache_dir) if cache_dir is not None else default_cache_root()
+    cache_root = paths.cache_root(cache_dir)
     extractor = build_extractor(extractor_name, ExtractorOptions(device=device, batch_size=batch_size, cache_dir=cache_root))
     settings = EvalSettings(batch_size=batch_size, device=device)
     cache = FeatureCache(cache_root)

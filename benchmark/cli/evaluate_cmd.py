@@ -7,12 +7,8 @@ from pathlib import Path
 
 import click
 
+from benchmark import paths
 
-
-def default_cache_dir() -> Path:
-    """`$ADMBENCH_CACHE`, else ~/.cache/admbench."""
-    env = os.environ.get("ADMBENCH_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "admbench"
 
 
 def run_evaluation(
@@ -44,7 +40,7 @@ def run_evaluation(
     world = init_from_env(device)
     if world.size > 1 and device.startswith("cuda"):
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
-    cache_root = cache_dir or default_cache_dir()
+    cache_root = paths.cache_root(cache_dir)
     options = ExtractorOptions(
         device=device, batch_size=batch_size, weights_path=inception, cache_dir=cache_root, backend=backend
     )

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark import paths
 from benchmark.data.base import ImageDataset
 from benchmark.data.idx import decode_idx
 from benchmark.data.transforms import NATIVE_SIZE, prepare_images
@@ -94,8 +95,7 @@ FILES: dict[str, tuple[IdxFile, IdxFile]] = {
 
 def cache_dir() -> Path:
     """`$ADMBENCH_CACHE/fashion-mnist`, default `~/.cache/admbench/fashion-mnist`."""
-    root = os.environ.get("ADMBENCH_CACHE")
-    return (Path(root).expanduser() if root else Path.home() / ".cache" / "admbench") / NAME
+    return paths.cache_root() / NAME
 
 
 def search_dirs() -> list[Path]:

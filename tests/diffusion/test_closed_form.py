@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from benchmark.diffusion import DiffusionConfig, GaussianDiffusion, LossType, MeanType, Schedule, VarianceType
+from benchmark.diffusion import DiffusionConfig, GaussianDiffusion, LossType, MeanType, VarianceType
 from benchmark.diffusion.losses import discretized_gaussian_log_likelihood, normal_kl
 
 # Independent schedule (Ho et al.): 1e-4 .. 0.02 over 1000 steps, scaled by 1000/T.
