@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from benchmark import paths
 from benchmark.io.download import RemoteFile
 
 # TF GraphDef hosted by OpenAI for guided-diffusion's evaluator (same bytes as the 2015 tarball member).
@@ -40,7 +41,7 @@ ARTIFACTS: dict[str, RemoteFile] = {
 }
 CANONICAL_FILENAME = "inception-v3-2015-12-05.safetensors"
 WEIGHTS_ENV = "ADMBENCH_INCEPTION"
-CACHE_ENV = "ADMBENCH_CACHE"
+CACHE_ENV = paths.CACHE_ENV
 
 
 def published_match(size: int, sha256: str, md5: str) -> str | None:
@@ -62,10 +63,7 @@ def artifact_named(filename: str) -> RemoteFile | None:
 
 def cache_dir(override: Path | None = None) -> Path:
     """The admbench cache directory: `override`, else $ADMBENCH_CACHE, else ~/.cache/admbench."""
-    if override is not None:
-        return Path(override)
-    env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "admbench"
+    return paths.cache_root(override)
 
 
 def find_weights(explicit: Path | None, cache_override: Path | None) -> Path | None:
