@@ -19,14 +19,17 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 reproduce: $(STAMP)
-	$(PY) cli.py demo --out demo
+	$(PY) cli.py reproduce --preset smoke --out reproduction
 
 # Passive OpenMP waiting keeps torch's worker threads from spinning when tests run several processes at once.
 test: $(STAMP)
 	OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -q --durations=15
 
+demo: $(STAMP)
+	$(PY) cli.py demo --out demo
+
 perf: $(STAMP)
 	$(PY) cli.py perf
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache
+	rm -rf $(VENV) demo reproduction .pytest_cache
