@@ -142,7 +142,7 @@ def milestone_label(step: int) -> str:
 
 SMOKE = Preset(
     name="smoke",
-    summary="Fashion-MNIST 16x16, tiny UNets and a few hundred steps: shows the pipeline works on 2 CPU cores "
+    summary="Fashion-MNIST 16x16, tiny UNets and a few dozen steps: shows the pipeline works on 2 CPU cores "
     "(its numbers are NOT evidence about the paper's claims).",
     dataset="fashion-mnist",
     resolution=16,
