@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmark import paths
 from benchmark.errors import InputError
 from benchmark.progress import QuietReporter, Reporter
 from reports.tables import GUIDANCE_METRICS, Table, _fmt, _fmt_ci, _metric
@@ -44,14 +45,13 @@ def evaluate_many(ref: str | Path, archives: list[str | Path], extractor_name: s
     from benchmark.evaluation.evaluate import EvalSettings, evaluate_archives
     from benchmark.extractors.base import ExtractorOptions
     from benchmark.extractors.registry import build_extractor
-    from runners.evaluate_run import default_cache_root
 
     if not archives:
         raise InputError("give at least one sample archive to compare")
     if bootstrap < 0:
         raise InputError(f"--bootstrap must be >= 0, got {bootstrap}")
     reporter = reporter or QuietReporter()
-    root = Path(cache_dir) if cache_dir is not None else default_cache_root()
+    root = paths.cache_root(cache_dir)
     extractor = build_extractor(extractor_name, ExtractorOptions(device=device, cache_dir=root))
     settings = EvalSettings(device=device)
     cache = FeatureCache(root)
