@@ -151,7 +151,8 @@ def _common_notes(all_results: list[dict[str, Any]], seeds: int, differences: bo
         notes.append(
             "The first row is absolute; the others are differences from it (ours and the paper's). 95% CI: for the "
             "first row the bootstrap interval of FID over the sample features (across seeds when seeds > 1), for the "
-            "other rows the interval of the difference from the first row."
+            "other rows the interval of the difference from the first row (the two rows' errors combined as if "
+            "independent; runs that share seeds are positively correlated, so this interval is conservative)."
         )
     else:
         notes.append("95% CI: bootstrap interval of FID over the sample features (across seeds when seeds > 1).")
