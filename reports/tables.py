@@ -159,6 +159,13 @@ def _common_notes(all_results: list[dict[str, Any]], seeds: int, differences: bo
     return notes
 
 
+def _title(base: str, all_results: list[dict[str, Any]]) -> str:
+    """The table title; proxy-extractor tables say which features their FID uses (never called Inception FID)."""
+    proxies = sorted({str(r.get("extractor", {}).get("name", "")) for r in all_results
+                      if not r.get("extractor", {}).get("reference_inception", False)})  # fmt: skip
+    return f"{base}: FID ({', '.join(proxies)}), not Inception FID" if proxies else base
+
+
 def _pending_note(pending: int) -> list[str]:
     return [f"{pending} cell(s) are {PENDING}: their runs have not been evaluated yet."] if pending else []
 
@@ -205,7 +212,7 @@ def table1(results: Results, milestones: tuple[int, int], seeds: int) -> Table:
                f"FID {l2}", f"FID {l2} 95% CI", f"Paper FID {p2}")  # fmt: skip
     notes = _common_notes(everything, seeds, differences=True) + _pending_note(pending)
     notes.append(f"Milestones: ours {l1} / {l2} training steps; the paper's {p1} / {p2} iterations.")
-    return Table("table1", "Table 1: architecture ablation (FID at two milestones)", pd.DataFrame.from_records(records),
+    return Table("table1", _title("Table 1: architecture ablation (FID at two milestones)", everything), pd.DataFrame.from_records(records),
                  columns, tuple(md_rows), tuple(notes))  # fmt: skip
 
 
@@ -230,7 +237,7 @@ def table2(results: Results, seeds: int) -> Table:
         })  # fmt: skip
         md_rows.append((row.heads, row.head_channels, _ours(shown, i > 0), _fmt_ci(shown, i > 0), _fmt(row.fid, i > 0)))
     notes = _common_notes(everything, seeds, differences=True) + _pending_note(pending)
-    return Table("table2", "Table 2: attention heads and channels per head (FID)", pd.DataFrame.from_records(records),
+    return Table("table2", _title("Table 2: attention heads and channels per head (FID)", everything), pd.DataFrame.from_records(records),
                  ("Number of heads", "Channels per head", "FID", "FID 95% CI", "Paper FID"), tuple(md_rows),
                  tuple(notes))  # fmt: skip
 
@@ -249,7 +256,7 @@ def table3(results: Results, seeds: int) -> Table:
         })  # fmt: skip
         md_rows.append((row.operation, _ours(value), _fmt_ci(value), _fmt(row.fid)))
     notes = _common_notes(everything, seeds, differences=False) + _pending_note(pending)
-    return Table("table3", "Table 3: AdaGN vs Addition + GroupNorm (FID)", pd.DataFrame.from_records(records),
+    return Table("table3", _title("Table 3: AdaGN vs Addition + GroupNorm (FID)", everything), pd.DataFrame.from_records(records),
                  ("Operation", "FID", "FID 95% CI", "Paper FID"), tuple(md_rows), tuple(notes))  # fmt: skip
 
 
@@ -296,7 +303,7 @@ def guidance(results: Results, scales: Sequence[float], seeds: int) -> Table:
     notes = _common_notes(everything, seeds, differences=False) + _pending_note(pending)
     notes.append("Paper: ImageNet 256x256, models trained for 2M iterations, 250 sampling steps, 50k samples; "
                  "empty paper cells are scales the paper did not report.")  # fmt: skip
-    return Table("guidance", "Classifier guidance (paper Table 4)", pd.DataFrame.from_records(records), columns,
+    return Table("guidance", _title("Classifier guidance (paper Table 4)", everything), pd.DataFrame.from_records(records), columns,
                  tuple(md_rows), tuple(notes))  # fmt: skip
 
 
