@@ -234,7 +234,7 @@ def _committed_reference(preset: Preset, dataset: str) -> Path | None:
 
 
 def _reference_stage(preset: Preset, out: Path, dataset: str) -> ReferenceStage:
-    if preset.reference is not None:
+    if preset.reference is not None and dataset == preset.dataset:
         committed = _repo_root() / preset.reference
         if not committed.is_file():
             committed = _committed_reference(preset, dataset) or committed
