@@ -11,7 +11,6 @@ import torch
 from click.testing import CliRunner
 
 from benchmark.cli import main
-from benchmark.errors import InputError
 from runners.config import load_run_config
 from runners.rundir import read_stats, run_dir_for
 from runners.train import train
