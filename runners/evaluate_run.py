@@ -84,6 +84,7 @@ def evaluate_run_archive(
     reporter: Reporter | None = None,
     cache_dir: str | Path | None = None,
     batch_size: int = 64,
+    weights_path: str | Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate `archive` against `ref` with extractor `extractor_name`; write and return metrics/<tag>.json."""
     from benchmark.evaluation.cache import FeatureCache
@@ -108,7 +109,11 @@ def evaluate_run_archive(
         return existing
 
     cache_root = paths.cache_root(cache_dir)
-    extractor = build_extractor(extractor_name, ExtractorOptions(device=device, batch_size=batch_size, cache_dir=cache_root))
+    options = ExtractorOptions(
+        device=device, batch_size=batch_size, cache_dir=cache_root,
+        weights_path=None if weights_path is None else Path(weights_path),
+    )
+    extractor = build_extractor(extractor_name, options)
     settings = EvalSettings(batch_size=batch_size, device=device)
     cache = FeatureCache(cache_root)
     result: dict[str, Any] = evaluate_archives(ref, archive, extractor, settings, cache, reporter)

@@ -120,7 +120,7 @@ def evaluate(
       admbench evaluate reference_stats/fmnist16-fmnist-cnn.npz out/runs/RUN --extractor fmnist-cnn
     """
     if sample.is_dir():
-        _evaluate_run_dir(ref, sample, extractor, device, batch_size, cache_dir, fmt, output, quiet)
+        _evaluate_run_dir(ref, sample, extractor, inception, device, batch_size, cache_dir, fmt, output, quiet)
         return
     result = run_evaluation(
         ref, sample, extractor, backend, inception, device, batch_size, cache_dir, not no_cache,
@@ -133,8 +133,8 @@ def evaluate(
 
 
 def _evaluate_run_dir(
-    ref: Path, run_dir: Path, extractor: str, device: str, batch_size: int, cache_dir: Path | None, fmt: str,
-    output: Path | None, quiet: bool,
+    ref: Path, run_dir: Path, extractor: str, inception: Path | None, device: str, batch_size: int,
+    cache_dir: Path | None, fmt: str, output: Path | None, quiet: bool,
 ) -> None:
     """Evaluate every finished sample archive of a run into RUN/metrics/<tag>.json."""
     from benchmark.errors import InputError
@@ -154,7 +154,7 @@ def _evaluate_run_dir(
         tag = archive.parent.name
         result = evaluate_run_archive(
             run_dir, archive, ref, extractor, tag, device=device, reporter=reporter, cache_dir=cache_dir,
-            batch_size=batch_size,
+            batch_size=batch_size, weights_path=inception,
         )
         texts.append((f"## {tag}\n\n" if fmt in ("text", "markdown") else "") + render(result, fmt))
     text = "\n".join(texts)

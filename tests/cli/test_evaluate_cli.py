@@ -270,3 +270,15 @@ def test_run_directory_is_evaluated_into_metrics_files(archives, tmp_path):
     not_a_run.mkdir()
     bad = invoke(["evaluate", str(ref), str(not_a_run), *EXTRACTOR], tmp_path)
     assert bad.exit_code == 2 and "not a run directory" in bad.output
+
+
+def test_run_directory_evaluation_uses_the_given_inception_file(archives, tmp_path):
+    ref, sample = archives
+    run = tmp_path / "runs" / "tiny-abcdefabcd"
+    (run / "samples" / "t").mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"kind": "diffusion"}))
+    write_archive(run / "samples" / "t" / "samples_90x24x24x3.npz", np.load(sample)["arr_0"])
+    weights = tmp_path / "my_inception.pb"
+    weights.write_bytes(b"not a graph")
+    out = invoke(["evaluate", str(ref), str(run), "--extractor", "inception-v3", "--inception", str(weights)], tmp_path)
+    assert out.exit_code == 2 and str(weights) in out.output
