@@ -179,10 +179,11 @@ def iter_image_batches(
                 index = start
                 while index < stop:
                     count = min(batch_size, stop - index)
-                    data = _read_exact(f, count * per_image)
-                    if len(data) != count * per_image:
-                        raise InputError(f"arr_0 ends after {index + len(data) // per_image} images (truncated)", path)
-                    yield np.frombuffer(bytearray(data), dtype=np.uint8).reshape(count, *header.shape[1:])
+                    batch = np.empty((count, *header.shape[1:]), dtype=np.uint8)
+                    got = _read_into(f, memoryview(batch).cast("B"))
+                    if got != count * per_image:
+                        raise InputError(f"arr_0 ends after {index + got // per_image} images (truncated)", path)
+                    yield batch
                     index += count
         except InputError:
             raise
@@ -198,16 +199,15 @@ def _skip(f, nbytes: int) -> None:
         nbytes -= len(chunk)
 
 
-def _read_exact(f, nbytes: int) -> bytes:
-    parts = []
-    remaining = nbytes
-    while remaining > 0:
-        chunk = f.read(remaining)
-        if not chunk:
+def _read_into(f, buffer: memoryview) -> int:
+    """Fill `buffer` from the stream (one copy, straight into the batch array); returns the bytes read."""
+    done = 0
+    while done < len(buffer):
+        n = f.readinto(buffer[done:])
+        if not n:
             break
-        parts.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(parts)
+        done += n
+    return done
 
 
 def read_small_array(path: str | Path, key: str) -> np.ndarray:
