@@ -38,11 +38,15 @@ def main() -> None:
 
 
 def _register() -> None:
-    from benchmark.cli import evaluate_cmd, perf_cmd
-    from benchmark.cli import reference_cmd
-    from benchmark.cli import inception_cmd
-    from benchmark.cli import runners_cmd
-    from benchmark.cli import report_cmd, reproduce_cmd
+    from benchmark.cli import (
+        evaluate_cmd,
+        inception_cmd,
+        perf_cmd,
+        reference_cmd,
+        report_cmd,
+        reproduce_cmd,
+        runners_cmd,
+    )
 
     main.add_command(evaluate_cmd.evaluate)
     main.add_command(evaluate_cmd.demo)

@@ -11,16 +11,15 @@ from benchmark.perf.common import PerfRow
 
 
 def _sections() -> dict[str, Callable[[bool], list[PerfRow]]]:
-    from benchmark.perf import evaluation
-    from benchmark.perf import diffusion
+    from benchmark.perf import diffusion, evaluation, inception, models, reproduce, runners
 
     return {
         "evaluation": evaluation.run,
-        "inception": __import__("benchmark.perf.inception", fromlist=["run"]).run,
+        "inception": inception.run,
         "diffusion": diffusion.run,
-        "models": __import__("benchmark.perf.models", fromlist=["run"]).run,
-        "runners": __import__("benchmark.perf.runners", fromlist=["run"]).run,
-        "reproduce": __import__("benchmark.perf.reproduce", fromlist=["run"]).run,
+        "models": models.run,
+        "runners": runners.run,
+        "reproduce": reproduce.run,
     }
 
 

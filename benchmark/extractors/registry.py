@@ -20,8 +20,7 @@ class ExtractorEntry:
 
 def _entries() -> dict[str, ExtractorEntry]:
     # Imported here so that `import benchmark` stays cheap; each module exposes NAME, SUMMARY and build().
-    from benchmark.extractors import inception, random_cnn
-    from benchmark.extractors import fmnist_cnn
+    from benchmark.extractors import fmnist_cnn, inception, random_cnn
 
     entries = [
         ExtractorEntry(random_cnn.NAME, random_cnn.build, random_cnn.SUMMARY),
