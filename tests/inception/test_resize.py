@@ -8,7 +8,7 @@ import torch
 
 from benchmark.extractors.inception.resize import resize_bilinear_tf1
 
-SIZES = [(32, 32), (64, 64), (128, 128), (256, 256), (299, 299), (512, 512), (17, 300), (301, 5)]
+SIZES = [(32, 32), (64, 64), (128, 128), (256, 256), (299, 299), (512, 512), (17, 300), (301, 5), (1024, 700)]
 
 
 def _tf_loop_reference(image: np.ndarray, out: int) -> np.ndarray:
@@ -61,3 +61,10 @@ def test_bit_exact_against_tensorflow(size: tuple[int, int]) -> None:
                                          half_pixel_centers=False).numpy()
     ours = resize_bilinear_tf1(torch.from_numpy(images), 299).numpy()
     np.testing.assert_array_equal(ours, expected)
+
+
+@pytest.mark.parametrize("size", [(64, 64), (512, 512), (1024, 700)])
+def test_uint8_input_gives_the_float_input_result(size: tuple[int, int]) -> None:
+    rng = np.random.default_rng(size[0])
+    images = torch.from_numpy(rng.integers(0, 256, (2, *size, 3), dtype=np.uint8))
+    assert torch.equal(resize_bilinear_tf1(images, 299), resize_bilinear_tf1(images.float(), 299))
