@@ -18,6 +18,9 @@ from benchmark.extractors.inception.weights import FORMAT_GRAPHDEF, WeightsSourc
 NAME = "inception-v3"
 SUMMARY = "Inception-v3 2015-12-05 (TF-exact port of guided-diffusion's evaluator graph): FID, sFID, IS, P/R"
 BACKENDS = ("torch", "tf")
+# On CPU the network runs fastest on batches of about 16 images, whose activations stay in cache (two cores: 16.1
+# img/s at 16 vs 13.9 at 64); larger requested batches are split. GPUs use the requested batch size as is.
+CPU_MAX_BATCH = 16
 
 
 def _info(source: WeightsSource, backend: str) -> ExtractorInfo:
@@ -53,7 +56,7 @@ class TorchInceptionExtractor(FeatureExtractor):
                  batch_size: int = 64, compile: bool = False) -> None:
         self._source = source
         self._device = torch.device(device)
-        self._batch_size = max(1, batch_size)
+        self._batch_size = max(1, batch_size if self._device.type != "cpu" else min(batch_size, CPU_MAX_BATCH))
         net = InceptionV3(channels_last=True)
         net.load_state_dict(state_dict)
         self.network = net.eval().to(self._device).fuse()
