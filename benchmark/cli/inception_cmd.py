@@ -18,6 +18,7 @@ def inception() -> None:
       admbench inception convert classify_image_graph_def.pb inception.safetensors
       admbench inception info ~/.cache/admbench/classify_image_graph_def.pb
       admbench inception make-test-graph test_graph.pb --seed 0
+      admbench inception verify classify_image_graph_def.pb --device cuda
     """
 
 
@@ -89,3 +90,93 @@ def make_test_graph(out: Path, seed: int) -> None:
 
     write_test_graph(out, seed)
     click.echo(str(out))
+
+
+def _parse_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated pixel sizes, got {value!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise click.BadParameter(f"expected positive pixel sizes, got {value!r}")
+    return sizes
+
+
+@inception.command()
+@click.argument("graph", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--torch-weights", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+              help="Weights for the PyTorch port (.pb/.pth/.pt/.safetensors) [default: GRAPH itself].")
+@click.option("--device", default="cpu", show_default=True, metavar="DEV", help="torch device: cpu, cuda, cuda:1...")
+@click.option("--tf-device", type=click.Choice(["cpu", "gpu"]), default=None,
+              help="TensorFlow device [default: gpu when --device is a GPU, else cpu].")
+@click.option("--sizes", default="32,64,128,256,299,512", show_default=True, callback=_parse_sizes,
+              help="Input sizes to probe (pixels, comma-separated).")
+@click.option("--count", type=click.IntRange(min=1), default=8, show_default=True, help="Probe images per size.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the probe images.")
+@click.option("--tolerance", type=click.FloatRange(min=0), default=1e-4, show_default=True,
+              help="Pass threshold on every relative error.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Images per batch.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
+              help="Where to look for GRAPH when it is not given [default: $ADMBENCH_CACHE or ~/.cache/admbench].")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def verify(graph: Path | None, torch_weights: Path | None, device: str, tf_device: str | None, sizes: tuple[int, ...],
+           count: int, seed: int, tolerance: float, batch_size: int, cache_dir: Path | None, as_json: bool) -> None:
+    """Check that the PyTorch port reproduces TensorFlow running the GraphDef (exit 1 when it does not).
+
+    Both backends extract pool, spatial and logits from the same probe images at each size; every norm-wise
+    relative error ||torch - tf|| / ||tf|| must stay within the tolerance. Needs the `tf` extra and the .pb graph.
+
+    \b
+    Examples:
+      admbench inception verify
+      admbench inception verify classify_image_graph_def.pb --device cuda
+      admbench inception verify classify_image_graph_def.pb --torch-weights inception.safetensors
+    """
+    import torch
+
+    from benchmark.errors import InputError
+    from benchmark.extractors.base import ExtractorOptions
+    from benchmark.extractors.inception import artifacts
+    from benchmark.extractors.inception.tf_backend import import_tensorflow
+    from benchmark.extractors.inception.verify import VerifySettings, compare_backends
+    from benchmark.extractors.registry import build_extractor
+
+    tf_module = import_tensorflow()  # one line with the install hint when the tf extra is missing
+
+    graph = artifacts.find_weights(graph, cache_dir)
+    if graph is None:
+        raise InputError(artifacts.missing_weights_message(cache_dir))
+    tf_side = tf_device or ("cpu" if torch.device(device).type == "cpu" else "gpu")
+    reference = build_extractor("inception-v3", ExtractorOptions(weights_path=graph, backend="tf",
+                                                                 device="cpu" if tf_side == "cpu" else "cuda",
+                                                                 batch_size=batch_size))
+    ours = build_extractor("inception-v3", ExtractorOptions(weights_path=torch_weights or graph, backend="torch",
+                                                            device=device, batch_size=batch_size))
+    settings = VerifySettings(sizes=sizes, count=count, seed=seed, tolerance=tolerance)
+    rows = compare_backends(ours, reference, settings)
+    worst = max(r.worst for r in rows)
+    passed = worst <= tolerance
+    result = {
+        "passed": passed,
+        "max_relative_error": worst,
+        "settings": settings.__dict__,
+        "torch": {"device": device, "version": torch.__version__, "weights": ours.info.weights_source,
+                  "weights_sha256": ours.info.weights_sha256},
+        "tensorflow": {"device": tf_side, "version": tf_module.__version__, "graph": reference.info.weights_source,
+                       "graph_sha256": reference.info.weights_sha256},
+        "rows": [{**r.__dict__} for r in rows],
+    }
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo(f"torch {torch.__version__} on {device} ({ours.info.weights_source}, sha256 "
+                   f"{ours.info.weights_sha256[:12]}...) vs TensorFlow {tf_module.__version__} on {tf_side} "
+                   f"({reference.info.weights_source})")
+        click.echo(f"{'size':>6} {'pool':>10} {'spatial':>10} {'logits':>10}   (||torch - tf|| / ||tf||)")
+        for r in rows:
+            flag = "" if r.worst <= tolerance else "  <- above tolerance"
+            click.echo(f"{r.size:>6} {r.pool:>10.2e} {r.spatial:>10.2e} {r.logits:>10.2e}{flag}")
+        verdict = "PASS" if passed else "FAIL"
+        click.echo(f"{verdict}: max relative error {worst:.2e} (tolerance {tolerance:.0e}, {count} images per size)")
+    if not passed:
+        raise SystemExit(1)

@@ -71,6 +71,7 @@ class TFInceptionGraph:
             self._spatial = tf.reshape(spatial[..., : layout.SPATIAL_CHANNELS], [-1, layout.SPATIAL_DIM])
             self._logits = tf.matmul(self._pool, matmul.inputs[1])
         config = v1.ConfigProto(allow_soft_placement=True)
+        config.gpu_options.allow_growth = True  # as the reference evaluator: leave GPU memory to others
         self._session = v1.Session(graph=self._graph, config=config)
 
     def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
