@@ -35,7 +35,12 @@ def _scale_value(text: str) -> float:
         return 0.0
 
 
-def guidance_sweep(frame: pd.DataFrame, path: Path) -> Path | None:
+def metric_label(metric: str, extractor: str) -> str:
+    """Axis label: the metric's name, plus the feature extractor when it is not the paper's Inception-v3."""
+    return metric if extractor == "inception-v3" else f"{metric} ({extractor} features)"
+
+
+def guidance_sweep(frame: pd.DataFrame, extractor: str, path: Path) -> Path | None:
     """Guidance scale vs FID and vs IS, one line per model (conditional / unconditional); scale 0 = no guidance."""
     data = frame.dropna(subset=["FID"])
     if data.empty:
@@ -54,14 +59,14 @@ def guidance_sweep(frame: pd.DataFrame, path: Path) -> Path | None:
                 ax.fill_between(xs, part["FID CI low"].to_numpy()[order], part["FID CI high"].to_numpy()[order], alpha=0.2)
     for ax, col in zip(axes, ("FID", "IS")):
         ax.set_xlabel("guidance scale (0 = no guidance)")
-        ax.set_ylabel(col)
+        ax.set_ylabel(metric_label(col, extractor))
         ax.set_xscale("symlog", linthresh=1.0)
         ax.legend()
     fig.suptitle("Classifier guidance: scale vs FID and IS")
     return _save(fig, path)
 
 
-def precision_recall(frame: pd.DataFrame, path: Path) -> Path | None:
+def precision_recall(frame: pd.DataFrame, extractor: str, path: Path) -> Path | None:
     """Precision vs recall across guidance scales, labelled by scale."""
     data = frame.dropna(subset=["Precision", "Recall"])
     if data.empty:
@@ -76,14 +81,14 @@ def precision_recall(frame: pd.DataFrame, path: Path) -> Path | None:
         ax.plot(rec, prec, marker="o", label=label)
         for r, p, s in zip(rec, prec, part["Scale"].to_numpy()[order]):
             ax.annotate(str(s), (r, p), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
+    ax.set_xlabel(metric_label("recall", extractor))
+    ax.set_ylabel(metric_label("precision", extractor))
     ax.legend()
     ax.set_title("Precision vs recall across guidance scales")
     return _save(fig, path)
 
 
-def milestones(frame: pd.DataFrame, labels: tuple[str, str], path: Path) -> Path | None:
+def milestones(frame: pd.DataFrame, labels: tuple[str, str], extractor: str, path: Path) -> Path | None:
     """Absolute FID at the two milestones for every Table 1 variant."""
     cols = [f"FID {labels[0]} absolute", f"FID {labels[1]} absolute"]
     data = frame.dropna(subset=cols, how="all")
@@ -93,7 +98,7 @@ def milestones(frame: pd.DataFrame, labels: tuple[str, str], path: Path) -> Path
     for _, row in data.iterrows():
         ax.plot([0, 1], [row[cols[0]], row[cols[1]]], marker="o", label=row["row"])
     ax.set_xticks([0, 1], [f"milestone 1 ({labels[0]})", f"milestone 2 ({labels[1]})"])
-    ax.set_ylabel("FID")
+    ax.set_ylabel(metric_label("FID", extractor))
     ax.set_title("Table 1 variants: FID at the two milestones")
     ax.legend(fontsize=7)
     return _save(fig, path)

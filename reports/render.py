@@ -122,15 +122,16 @@ def render_report(out: str | Path) -> list[Path]:
 
     figures: list[tuple[str, Path | None]] = []
     by_name = {t.name: t for t in tables}
+    extractor = str(manifest.get("preset", {}).get("extractor", "inception-v3"))
     if "guidance" in by_name:
         frame = by_name["guidance"].frame
-        figures.append(("Guidance scale vs FID and IS", plots.guidance_sweep(frame, report / "guidance_scale.png")))
-        figures.append(("Precision vs recall across scales", plots.precision_recall(frame, report / "precision_recall.png")))
+        figures.append(("Guidance scale vs FID and IS", plots.guidance_sweep(frame, extractor, report / "guidance_scale.png")))
+        figures.append(("Precision vs recall across scales", plots.precision_recall(frame, extractor, report / "precision_recall.png")))
         figures.append(("Guidance samples", plots.sample_grids(_archives(out, manifest, "guidance", None),
                                                                "Guidance: samples", report / "samples_guidance.png")))  # fmt: skip
     if "table1" in by_name:
         labels = tuple(milestone_label(int(m)) for m in manifest["milestones"])
-        figures.append(("FID at the two milestones", plots.milestones(by_name["table1"].frame, labels,  # type: ignore[arg-type]
+        figures.append(("FID at the two milestones", plots.milestones(by_name["table1"].frame, labels, extractor,  # type: ignore[arg-type]
                                                                       report / "table1_milestones.png")))  # fmt: skip
         figures.append(("Table 1 samples", plots.sample_grids(_archives(out, manifest, "1", "m2"),
                                                               "Table 1 variants: samples", report / "samples_table1.png")))  # fmt: skip
