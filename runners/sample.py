@@ -33,6 +33,7 @@ from benchmark.diffusion.sampling import ddim_sample_loop, ddpm_sample_loop
 from benchmark.distributed import World, barrier, init_from_env
 from benchmark.errors import InputError
 from benchmark.io.atomic import atomic_path, sha256_file, write_json_atomic
+from benchmark.io.npz_writer import write_image_archive
 from benchmark.models.checkpoint import load_checkpoint_strict
 from benchmark.models.classifier import NoisyClassifier
 from benchmark.models.unet import UNet
@@ -203,6 +204,22 @@ def _read_shard(path: Path, r: range, shape: tuple[int, int, int], labelled: boo
     return images, labels
 
 
+def _checked_shard_images(out_dir: Path, r: range, shape: tuple[int, int, int], labelled: bool) -> np.ndarray:
+    got = _read_shard(shard_path(out_dir, r), r, shape, labelled)
+    if got is None:
+        raise InputError(f"shard {shard_path(out_dir, r).name} is missing or damaged after sampling; rerun", out_dir)
+    return got[0]
+
+
+def _shard_labels(path: Path) -> np.ndarray:
+    """`arr_1` of a shard alone (np.load reads members lazily); the images are checked when they are merged."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return f["arr_1"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputError(f"shard labels unreadable ({exc}); rerun", path) from exc
+
+
 def _write_npz(path: Path, images: np.ndarray, labels: np.ndarray | None) -> None:
     with atomic_path(path, suffix=".npz") as tmp:
         if labels is None:
@@ -317,15 +334,10 @@ def sample(
 
     archive = out_dir / archive_name(resolved.num_samples, *shape)
     if world.is_main:
-        images, labels = [], []
-        for r in shards:
-            got = _read_shard(shard_path(out_dir, r), r, shape, labelled)
-            if got is None:
-                raise InputError(f"shard {shard_path(out_dir, r).name} is missing or damaged after sampling; rerun", out_dir)
-            images.append(got[0])
-            if labelled:
-                labels.append(got[1])
-        _write_npz(archive, np.concatenate(images), np.concatenate(labels) if labelled else None)
+        # Streamed merge: one shard in memory at a time (50k x 256 x 256 x 3 would otherwise need ~20 GB).
+        labels = np.concatenate([_shard_labels(shard_path(out_dir, r)) for r in shards]) if labelled else None
+        images = (_checked_shard_images(out_dir, r, shape, labelled) for r in shards)
+        write_image_archive(archive, (resolved.num_samples, *shape), images, labels)
         elapsed = time.perf_counter() - started
         info = {
             "tag": tag,
