@@ -1,4 +1,5 @@
-"""Archive -> features: streamed batches through an extractor, cached in HDF5, resumable, sharded across ranks."""
+"""Archive -> features: streamed batches (read one ahead) through an extractor, cached in HDF5, resumable,
+sharded across ranks."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from benchmark.distributed import World, current_world, gather_rows, shard_range
 from benchmark.evaluation.cache import CacheKey, FeatureCache, PartialFeatures
 from benchmark.extractors.base import FeatureExtractor, Features
 from benchmark.io.npz import ArchiveInfo, inspect_archive, iter_image_batches
+from benchmark.io.prefetch import prefetched
 from benchmark.progress import QuietReporter, Reporter
 
 _CHECKPOINT_EVERY = 2048  # images between flushes of the partial cache file
@@ -60,7 +62,7 @@ def extract_features(
         start, stop = shard_range(info.num_images, world)
         parts = []
         with reporter.task(f"features {label} [rank {world.rank}]", stop - start) as task:
-            for batch in iter_image_batches(path, batch_size, start, stop):
+            for batch in prefetched(iter_image_batches(path, batch_size, start, stop)):
                 feats = extractor.extract(batch)
                 _check(feats, dims, len(batch), extractor.info.name)
                 parts.append(feats)
@@ -73,7 +75,7 @@ def extract_features(
     if cache is None:
         parts = []
         with reporter.task(f"features {label}", info.num_images) as task:
-            for batch in iter_image_batches(path, batch_size):
+            for batch in prefetched(iter_image_batches(path, batch_size)):
                 feats = extractor.extract(batch)
                 _check(feats, dims, len(batch), extractor.info.name)
                 parts.append(feats)
@@ -88,7 +90,7 @@ def extract_features(
         pending_n = 0
         with reporter.task(f"features {label}", info.num_images) as task:
             task.advance(done)
-            for batch in iter_image_batches(path, batch_size, start=done):
+            for batch in prefetched(iter_image_batches(path, batch_size, start=done)):
                 feats = extractor.extract(batch)
                 _check(feats, dims, len(batch), extractor.info.name)
                 pending.append(feats)
