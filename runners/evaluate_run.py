@@ -34,12 +34,14 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _matches(existing: dict[str, Any], sample_key: str, ref_key: str, extractor_name: str, bootstrap: int) -> bool:
+def _matches(existing: dict[str, Any], sample_key: str, ref_key: str, extractor_name: str, backend: str,
+             bootstrap: int) -> bool:
     try:
         same = (
             existing["sample"]["fingerprint"] == sample_key
             and existing["reference"]["fingerprint"] == ref_key
             and existing["extractor"]["name"] == extractor_name
+            and str(existing["extractor"]["backend"]).split("+")[0] == backend  # torch+compile serves torch
         )
     except (KeyError, TypeError):
         return False
@@ -85,8 +87,14 @@ def evaluate_run_archive(
     cache_dir: str | Path | None = None,
     batch_size: int = 64,
     weights_path: str | Path | None = None,
+    backend: str = "torch",
+    compile_network: bool = False,
+    use_cache: bool = True,
 ) -> dict[str, Any]:
-    """Evaluate `archive` against `ref` with extractor `extractor_name`; write and return metrics/<tag>.json."""
+    """Evaluate `archive` against `ref` with extractor `extractor_name`; write and return metrics/<tag>.json.
+
+    An existing metrics file is returned as is when it was computed from the same archives, extractor, backend
+    and bootstrap setting."""
     from benchmark.evaluation.cache import FeatureCache
     from benchmark.evaluation.evaluate import EvalSettings, evaluate_archives
     from benchmark.extractors.base import ExtractorOptions
@@ -104,18 +112,19 @@ def evaluate_run_archive(
     sample_info, ref_info = inspect_archive(archive), inspect_archive(ref)
     out_path = run_dir / "metrics" / f"{tag}.json"
     existing = _read_json(out_path) if out_path.exists() else None
-    if existing is not None and _matches(existing, sample_info.fast_key, ref_info.fast_key, extractor_name, bootstrap):
+    if existing is not None and _matches(existing, sample_info.fast_key, ref_info.fast_key, extractor_name, backend,
+                                             bootstrap):
         reporter.log(f"{out_path} is up to date")
         return existing
 
     cache_root = paths.cache_root(cache_dir)
     options = ExtractorOptions(
         device=device, batch_size=batch_size, cache_dir=cache_root,
-        weights_path=None if weights_path is None else Path(weights_path),
+        weights_path=None if weights_path is None else Path(weights_path), backend=backend, compile=compile_network,
     )
     extractor = build_extractor(extractor_name, options)
     settings = EvalSettings(batch_size=batch_size, device=device)
-    cache = FeatureCache(cache_root)
+    cache = FeatureCache(cache_root) if use_cache else None
     result: dict[str, Any] = evaluate_archives(ref, archive, extractor, settings, cache, reporter)
 
     run_config = _read_json(run_dir / "config.json")

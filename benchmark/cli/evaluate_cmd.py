@@ -24,6 +24,7 @@ def run_evaluation(
     recompute_ref_stats: bool,
     pr_exact_fp32: bool,
     quiet: bool,
+    compile_network: bool = False,
 ) -> dict:
     """Build the extractor and evaluate; shared by `evaluate` and `demo`."""
     from benchmark.distributed import init_from_env
@@ -42,7 +43,8 @@ def run_evaluation(
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
     cache_root = paths.cache_root(cache_dir)
     options = ExtractorOptions(
-        device=device, batch_size=batch_size, weights_path=inception, cache_dir=cache_root, backend=backend
+        device=device, batch_size=batch_size, weights_path=inception, cache_dir=cache_root, backend=backend,
+        compile=compile_network,
     )
     extractor = build_extractor(extractor_name, options)
     settings = EvalSettings(
@@ -101,11 +103,14 @@ def _with_common(fn):
               help="Ignore mu/sigma stored in REF and compute them from REF's images.")
 @click.option("--pr-exact-fp32", is_flag=True,
               help="Precision/recall distances in exact fp32 instead of the reference's fp16 arithmetic.")
+@click.option("--compile", "compile_network", is_flag=True,
+              help="torch.compile the Inception network body (torch backend; pays off on GPUs for large archives; "
+                   "recorded as backend `torch+compile`).")
 @_with_common
 def evaluate(
     ref: Path, sample: Path, extractor: str, backend: str, inception: Path | None, recompute_ref_stats: bool,
-    pr_exact_fp32: bool, fmt: str, output: Path | None, device: str, batch_size: int, quiet: bool,
-    cache_dir: Path | None, no_cache: bool,
+    pr_exact_fp32: bool, compile_network: bool, fmt: str, output: Path | None, device: str, batch_size: int,
+    quiet: bool, cache_dir: Path | None, no_cache: bool,
 ) -> None:
     """Inception Score, FID, sFID, precision and recall of SAMPLE against REF (.npz archives, `arr_0` uint8 NHWC).
 
@@ -119,12 +124,20 @@ def evaluate(
       torchrun --nproc_per_node=8 cli.py evaluate ref.npz sample.npz --device cuda
       admbench evaluate reference_stats/fmnist16-fmnist-cnn.npz out/runs/RUN --extractor fmnist-cnn
     """
+    if compile_network and backend != "torch":
+        raise click.BadParameter("--compile applies to the torch backend only", param_hint="--compile")
     if sample.is_dir():
-        _evaluate_run_dir(ref, sample, extractor, inception, device, batch_size, cache_dir, fmt, output, quiet)
+        for flag, given in (("--recompute-ref-stats", recompute_ref_stats), ("--pr-exact-fp32", pr_exact_fp32)):
+            if given:
+                raise click.BadParameter(f"{flag} is not supported when SAMPLE is a run directory (its metrics files "
+                                         "use the paper's settings); evaluate the archive file instead",
+                                         param_hint=flag)
+        _evaluate_run_dir(ref, sample, extractor, backend, compile_network, inception, device, batch_size, cache_dir,
+                          not no_cache, fmt, output, quiet)
         return
     result = run_evaluation(
         ref, sample, extractor, backend, inception, device, batch_size, cache_dir, not no_cache,
-        recompute_ref_stats, pr_exact_fp32, quiet,
+        recompute_ref_stats, pr_exact_fp32, quiet, compile_network,
     )
     from benchmark.distributed import current_world
 
@@ -133,8 +146,8 @@ def evaluate(
 
 
 def _evaluate_run_dir(
-    ref: Path, run_dir: Path, extractor: str, inception: Path | None, device: str, batch_size: int,
-    cache_dir: Path | None, fmt: str, output: Path | None, quiet: bool,
+    ref: Path, run_dir: Path, extractor: str, backend: str, compile_network: bool, inception: Path | None, device: str,
+    batch_size: int, cache_dir: Path | None, use_cache: bool, fmt: str, output: Path | None, quiet: bool,
 ) -> None:
     """Evaluate every finished sample archive of a run into RUN/metrics/<tag>.json."""
     from benchmark.errors import InputError
@@ -154,7 +167,8 @@ def _evaluate_run_dir(
         tag = archive.parent.name
         result = evaluate_run_archive(
             run_dir, archive, ref, extractor, tag, device=device, reporter=reporter, cache_dir=cache_dir,
-            batch_size=batch_size, weights_path=inception,
+            batch_size=batch_size, weights_path=inception, backend=backend, compile_network=compile_network,
+            use_cache=use_cache,
         )
         texts.append((f"## {tag}\n\n" if fmt in ("text", "markdown") else "") + render(result, fmt))
     text = "\n".join(texts)

@@ -45,4 +45,11 @@ def build_extractor(name: str, options: ExtractorOptions) -> FeatureExtractor:
     entries = _entries()
     if name not in entries:
         raise InputError(f"unknown feature extractor {name!r}; choose one of: {', '.join(sorted(entries))}")
-    return entries[name].factory(options)
+    extractor = entries[name].factory(options)
+    # An option the extractor does not support is refused, never ignored.
+    backend = extractor.info.backend
+    if backend.split("+")[0] != options.backend:
+        raise InputError(f"feature extractor {name!r} has no {options.backend!r} backend (it runs on {backend})")
+    if options.compile and not backend.endswith("+compile"):
+        raise InputError(f"feature extractor {name!r} does not support torch.compile (--compile)")
+    return extractor

@@ -282,3 +282,29 @@ def test_run_directory_evaluation_uses_the_given_inception_file(archives, tmp_pa
     weights.write_bytes(b"not a graph")
     out = invoke(["evaluate", str(ref), str(run), "--extractor", "inception-v3", "--inception", str(weights)], tmp_path)
     assert out.exit_code == 2 and str(weights) in out.output
+
+
+def test_run_directory_honours_backend_and_refuses_unsupported_flags(archives, tmp_path):
+    ref, sample = archives
+    run = tmp_path / "runs" / "tiny-fedcbafedc"
+    (run / "samples" / "t").mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"kind": "diffusion"}))
+    write_archive(run / "samples" / "t" / "samples_90x24x24x3.npz", np.load(sample)["arr_0"])
+    # The backend reaches the extractor (the random test CNN has no tf backend, so it is refused, not ignored).
+    out = invoke(["evaluate", str(ref), str(run), *EXTRACTOR, "--backend", "tf"], tmp_path)
+    assert out.exit_code == 2 and "no 'tf' backend" in out.output
+    for flag in ("--pr-exact-fp32", "--recompute-ref-stats"):
+        out = invoke(["evaluate", str(ref), str(run), *EXTRACTOR, flag], tmp_path)
+        assert out.exit_code == 2 and flag in out.output and "run directory" in out.output
+    assert not (run / "metrics").exists()
+    out = invoke(["evaluate", str(ref), str(run), *EXTRACTOR, "--no-cache"], tmp_path)
+    assert out.exit_code == 0 and (run / "metrics" / "t.json").is_file()
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.h5"))
+
+
+def test_compile_flag_is_checked_and_reaches_the_extractor(archives, tmp_path):
+    ref, sample = archives
+    out = invoke(["evaluate", str(ref), str(sample), *EXTRACTOR, "--compile"], tmp_path)
+    assert out.exit_code == 2 and "torch.compile" in out.output
+    out = invoke(["evaluate", str(ref), str(sample), "--backend", "tf", "--compile"], tmp_path)
+    assert out.exit_code == 2 and "torch backend only" in out.output

@@ -79,3 +79,10 @@ def test_batch_independence_and_contract(test_graph: Path) -> None:
     assert empty.pool.shape == (0, 2048) and empty.spatial.shape == (0, 2023) and empty.logits.shape == (0, 1008)
     info = extractor.info
     assert (info.name, info.pool_dim, info.spatial_dim, info.logits_dim) == ("inception-v3", 2048, 2023, 1008)
+
+
+def test_compiled_extractor_is_a_separate_backend(test_graph: Path) -> None:
+    plain = build_extractor("inception-v3", ExtractorOptions(weights_path=test_graph))
+    compiled = build_extractor("inception-v3", ExtractorOptions(weights_path=test_graph, compile=True))
+    assert (plain.info.backend, compiled.info.backend) == ("torch", "torch+compile")
+    assert plain.info.weights_sha256 == compiled.info.weights_sha256

@@ -55,6 +55,7 @@ class TorchInceptionExtractor(FeatureExtractor):
     def __init__(self, state_dict: dict[str, torch.Tensor], source: WeightsSource, device: str = "cpu",
                  batch_size: int = 64, compile: bool = False) -> None:
         self._source = source
+        self._compiled = compile
         self._device = torch.device(device)
         self._batch_size = max(1, batch_size if self._device.type != "cpu" else min(batch_size, CPU_MAX_BATCH))
         net = InceptionV3(channels_last=True)
@@ -65,7 +66,8 @@ class TorchInceptionExtractor(FeatureExtractor):
 
     @property
     def info(self) -> ExtractorInfo:
-        return _info(self._source, "torch")
+        # The compiled network may round differently (fused kernels), so it is a separate backend in the cache key.
+        return _info(self._source, "torch+compile" if self._compiled else "torch")
 
     def extract(self, images: np.ndarray) -> Features:
         images = check_images(images)
