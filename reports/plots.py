@@ -45,7 +45,7 @@ def guidance_sweep(frame: pd.DataFrame, extractor: str, path: Path) -> Path | No
     data = frame.dropna(subset=["FID"])
     if data.empty:
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
     for cond, label in (("\u2717", "unconditional"), ("\u2713", "conditional")):
         part = data[data["Conditional"] == cond]
         if part.empty:
