@@ -254,12 +254,18 @@ def test_unknown_extractor_is_a_clean_error(archives, tmp_path):
 
 
 
+def fake_run(tmp_path, name, tag, sample):
+    """A minimal run directory holding SAMPLE's images as its one finished archive under samples/TAG/."""
+    run = tmp_path / "runs" / name
+    (run / "samples" / tag).mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"kind": "diffusion"}))
+    write_archive(run / "samples" / tag / "samples_90x24x24x3.npz", np.load(sample)["arr_0"])
+    return run
+
+
 def test_run_directory_is_evaluated_into_metrics_files(archives, tmp_path):
     ref, sample = archives
-    run = tmp_path / "runs" / "tiny-0123456789"
-    (run / "samples" / "step0000010-ddim5").mkdir(parents=True)
-    (run / "config.json").write_text(json.dumps({"kind": "diffusion"}))
-    write_archive(run / "samples" / "step0000010-ddim5" / "samples_90x24x24x3.npz", np.load(sample)["arr_0"])
+    run = fake_run(tmp_path, "tiny-0123456789", "step0000010-ddim5", sample)
     out = invoke(["evaluate", str(ref), str(run), *EXTRACTOR, "--format", "json"], tmp_path)
     assert out.exit_code == 0, out.output
     stored = json.loads((run / "metrics" / "step0000010-ddim5.json").read_text())
@@ -274,10 +280,7 @@ def test_run_directory_is_evaluated_into_metrics_files(archives, tmp_path):
 
 def test_run_directory_evaluation_uses_the_given_inception_file(archives, tmp_path):
     ref, sample = archives
-    run = tmp_path / "runs" / "tiny-abcdefabcd"
-    (run / "samples" / "t").mkdir(parents=True)
-    (run / "config.json").write_text(json.dumps({"kind": "diffusion"}))
-    write_archive(run / "samples" / "t" / "samples_90x24x24x3.npz", np.load(sample)["arr_0"])
+    run = fake_run(tmp_path, "tiny-abcdefabcd", "t", sample)
     weights = tmp_path / "my_inception.pb"
     weights.write_bytes(b"not a graph")
     out = invoke(["evaluate", str(ref), str(run), "--extractor", "inception-v3", "--inception", str(weights)], tmp_path)
@@ -286,10 +289,7 @@ def test_run_directory_evaluation_uses_the_given_inception_file(archives, tmp_pa
 
 def test_run_directory_honours_backend_and_refuses_unsupported_flags(archives, tmp_path):
     ref, sample = archives
-    run = tmp_path / "runs" / "tiny-fedcbafedc"
-    (run / "samples" / "t").mkdir(parents=True)
-    (run / "config.json").write_text(json.dumps({"kind": "diffusion"}))
-    write_archive(run / "samples" / "t" / "samples_90x24x24x3.npz", np.load(sample)["arr_0"])
+    run = fake_run(tmp_path, "tiny-fedcbafedc", "t", sample)
     # The backend reaches the extractor (the random test CNN has no tf backend, so it is refused, not ignored).
     out = invoke(["evaluate", str(ref), str(run), *EXTRACTOR, "--backend", "tf"], tmp_path)
     assert out.exit_code == 2 and "no 'tf' backend" in out.output
