@@ -107,6 +107,9 @@ def _parse_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 @click.option("--torch-weights", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
               help="Weights for the PyTorch port (.pb/.pth/.pt/.safetensors) [default: GRAPH itself].")
 @click.option("--device", default="cpu", show_default=True, metavar="DEV", help="torch device: cpu, cuda, cuda:1...")
+@click.option("--against", type=click.Choice(["tf", "torch-cpu"]), default="tf", show_default=True,
+              help="Reference: TensorFlow running GRAPH (needs the tf extra and a .pb), or the PyTorch port on the "
+                   "CPU (a device check where TensorFlow is not installed; the CPU path's TF parity is tested).")
 @click.option("--tf-device", type=click.Choice(["cpu", "gpu"]), default=None,
               help="TensorFlow device [default: gpu when --device is a GPU, else cpu].")
 @click.option("--sizes", default="32,64,128,256,299,512", show_default=True, callback=_parse_sizes,
@@ -119,18 +122,20 @@ def _parse_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="Where to look for GRAPH when it is not given [default: $ADMBENCH_CACHE or ~/.cache/admbench].")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def verify(graph: Path | None, torch_weights: Path | None, device: str, tf_device: str | None, sizes: tuple[int, ...],
-           count: int, seed: int, tolerance: float, batch_size: int, cache_dir: Path | None, as_json: bool) -> None:
+def verify(graph: Path | None, torch_weights: Path | None, device: str, against: str, tf_device: str | None,
+           sizes: tuple[int, ...], count: int, seed: int, tolerance: float, batch_size: int, cache_dir: Path | None,
+           as_json: bool) -> None:
     """Check that the PyTorch port reproduces TensorFlow running the GraphDef (exit 1 when it does not).
 
-    Both backends extract pool, spatial and logits from the same probe images at each size; every norm-wise
-    relative error ||torch - tf|| / ||tf|| must stay within the tolerance. Needs the `tf` extra and the .pb graph.
+    Both sides extract pool, spatial and logits from the same probe images at each size; every norm-wise
+    relative error ||ours - reference|| / ||reference|| must stay within the tolerance.
 
     \b
     Examples:
       admbench inception verify
       admbench inception verify classify_image_graph_def.pb --device cuda
       admbench inception verify classify_image_graph_def.pb --torch-weights inception.safetensors
+      admbench inception verify graph.pb --device cuda --against torch-cpu
     """
     import torch
 
@@ -141,15 +146,20 @@ def verify(graph: Path | None, torch_weights: Path | None, device: str, tf_devic
     from benchmark.extractors.inception.verify import VerifySettings, compare_backends
     from benchmark.extractors.registry import build_extractor
 
-    tf_module = import_tensorflow()  # one line with the install hint when the tf extra is missing
-
     graph = artifacts.find_weights(graph, cache_dir)
     if graph is None:
         raise InputError(artifacts.missing_weights_message(cache_dir))
-    tf_side = tf_device or ("cpu" if torch.device(device).type == "cpu" else "gpu")
-    reference = build_extractor("inception-v3", ExtractorOptions(weights_path=graph, backend="tf",
-                                                                 device="cpu" if tf_side == "cpu" else "cuda",
-                                                                 batch_size=batch_size))
+    if against == "tf":
+        tf_module = import_tensorflow()  # one line with the install hint when the tf extra is missing
+        ref_device = tf_device or ("cpu" if torch.device(device).type == "cpu" else "gpu")
+        ref_label = f"TensorFlow {tf_module.__version__} on {ref_device}"
+        ref_options = ExtractorOptions(weights_path=graph, backend="tf", batch_size=batch_size,
+                                       device="cpu" if ref_device == "cpu" else "cuda")
+    else:
+        ref_device = "cpu"
+        ref_label = f"torch {torch.__version__} on cpu"
+        ref_options = ExtractorOptions(weights_path=graph, backend="torch", batch_size=batch_size, device="cpu")
+    reference = build_extractor("inception-v3", ref_options)
     ours = build_extractor("inception-v3", ExtractorOptions(weights_path=torch_weights or graph, backend="torch",
                                                             device=device, batch_size=batch_size))
     settings = VerifySettings(sizes=sizes, count=count, seed=seed, tolerance=tolerance)
@@ -162,17 +172,16 @@ def verify(graph: Path | None, torch_weights: Path | None, device: str, tf_devic
         "settings": settings.__dict__,
         "torch": {"device": device, "version": torch.__version__, "weights": ours.info.weights_source,
                   "weights_sha256": ours.info.weights_sha256},
-        "tensorflow": {"device": tf_side, "version": tf_module.__version__, "graph": reference.info.weights_source,
-                       "graph_sha256": reference.info.weights_sha256},
+        "reference": {"against": against, "label": ref_label, "device": ref_device,
+                      "weights": reference.info.weights_source, "weights_sha256": reference.info.weights_sha256},
         "rows": [{**r.__dict__} for r in rows],
     }
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
         click.echo(f"torch {torch.__version__} on {device} ({ours.info.weights_source}, sha256 "
-                   f"{ours.info.weights_sha256[:12]}...) vs TensorFlow {tf_module.__version__} on {tf_side} "
-                   f"({reference.info.weights_source})")
-        click.echo(f"{'size':>6} {'pool':>10} {'spatial':>10} {'logits':>10}   (||torch - tf|| / ||tf||)")
+                   f"{ours.info.weights_sha256[:12]}...) vs {ref_label} ({reference.info.weights_source})")
+        click.echo(f"{'size':>6} {'pool':>10} {'spatial':>10} {'logits':>10}   (||ours - reference|| / ||reference||)")
         for r in rows:
             flag = "" if r.worst <= tolerance else "  <- above tolerance"
             click.echo(f"{r.size:>6} {r.pool:>10.2e} {r.spatial:>10.2e} {r.logits:>10.2e}{flag}")

@@ -40,7 +40,8 @@ def test_verify_passes_on_the_graph_itself(test_graph: Path) -> None:
     report = json.loads(result.output[result.output.index("{"):])
     assert report["passed"] and [r["size"] for r in report["rows"]] == [32, 299, 400]
     assert 0 < report["max_relative_error"] < 1e-4
-    assert report["torch"]["weights_sha256"] == report["tensorflow"]["graph_sha256"]
+    assert report["torch"]["weights_sha256"] == report["reference"]["weights_sha256"]
+    assert report["reference"]["against"] == "tf" and report["reference"]["label"].startswith("TensorFlow")
 
 
 @pytest.mark.tf
@@ -64,3 +65,22 @@ def test_verify_refuses_a_state_dict_as_graph(graph_weights: dict, tmp_path: Pat
     result = CliRunner().invoke(main, ["inception", "verify", str(path), "--sizes", "32", "--count", "1"])
     assert result.exit_code == 2 and "needs a .pb file" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_verify_against_the_cpu_port_needs_no_tensorflow(test_graph: Path, graph_weights: dict,
+                                                         tmp_path: Path) -> None:
+    args = ["inception", "verify", str(test_graph), "--against", "torch-cpu", "--sizes", "48", "--count", "2",
+            "--json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    assert report["reference"]["label"].startswith("torch") and report["max_relative_error"] < 1e-6
+    altered = {k: v.clone() for k, v in graph_weights.items()}
+    altered["fc.weight"] = altered["fc.weight"] * 1.001  # logits move by 1e-3, pool and spatial do not
+    path = tmp_path / "altered.pth"
+    torch.save(altered, path)
+    result = CliRunner().invoke(main, [*args, "--torch-weights", str(path)])
+    assert result.exit_code == 1
+    report = json.loads(result.output[result.output.index("{"):])
+    row = report["rows"][0]
+    assert row["logits"] == pytest.approx(1e-3, rel=1e-2) and row["pool"] < 1e-6
