@@ -62,6 +62,9 @@ def convert(src: Path, dst: Path) -> None:
     """
     from benchmark.extractors.inception import convert_weights
 
+    if dst.suffix != ".safetensors":
+        raise click.BadParameter(f"{dst} must end in .safetensors (the canonical format is safetensors)",
+                                 param_hint="DST")
     source = convert_weights(src, dst)
     click.echo(f"{dst}: from {source.format} {src} (sha256 {source.source_sha256}); {source.describe()}")
 

@@ -55,6 +55,8 @@ def test_convert_and_info(test_graph: Path, graph_weights: dict, tmp_path: Path)
     assert info["reference"] is False and info["synthetic_seed"] == 7
     result = CliRunner().invoke(main, ["inception", "convert", str(tmp_path / "absent.pb"), str(out)])
     assert result.exit_code == 2 and "not found" in result.output
+    result = CliRunner().invoke(main, ["inception", "convert", str(test_graph), str(tmp_path / "inception.pt")])
+    assert result.exit_code == 2 and ".safetensors" in result.output and not (tmp_path / "inception.pt").exists()
 
 
 def _evaluate(ref: Path, sample: Path, graph: Path, backend: str, cache: Path) -> dict:
