@@ -94,7 +94,7 @@ def _measure(backend: str, graph: str, plan: _Plan) -> dict[str, float | str]:
     out["device"] = plan.device if backend == "torch" else _tf_device()
     for size in _SIZES:
         images = rng.integers(0, 256, (plan.batch, size, size, 3), dtype=np.uint8)
-        extractor.extract(images[:1])  # warm-up (allocator, oneDNN / cuDNN kernel choice, TF graph optimisation)
+        extractor.extract(images)  # warm-up at full size (allocator, oneDNN / cuDNN kernels, TF graph optimisation)
         out[f"extract{size}"] = plan.batch / best_time(lambda: extractor.extract(images), plan.repeats)
     arr = rng.integers(0, 256, (plan.batch, 512, 512, 3)).astype(np.float32)
     if backend == "torch":
