@@ -1,9 +1,10 @@
 """Backend parity check: the PyTorch port against TensorFlow running the GraphDef, on this machine's devices.
 
-`admbench inception verify` runs both extractors on the same seeded, structured probe images at several input
-sizes and reports the norm-wise relative error ||ours - tf|| / ||tf|| of pool, spatial and logits per size. With
-the real graph it shows that this installation (torch version, device, converted weights file) reproduces the
-reference evaluator's features; the test suite runs it on the synthetic graph.
+`admbench inception verify` runs two extractors on the same seeded, structured probe images at several input
+sizes and reports the norm-wise relative error ||ours - reference|| / ||reference|| of pool, spatial and logits
+per size. The reference is TensorFlow running the graph, or the port itself on the CPU where TensorFlow is not
+installed (a device check). With the real graph it shows that this installation (torch version, device, converted
+weights file) reproduces the reference evaluator's features; the test suite runs it on the synthetic graph.
 """
 
 from __future__ import annotations
