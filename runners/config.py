@@ -8,20 +8,19 @@ InputError naming the key. A run config's canonical JSON is hashed into its run 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
+from benchmark.config import ConfigBase
 from benchmark.diffusion.config import DiffusionConfig
 from benchmark.errors import InputError
 from benchmark.models.config import ClassifierConfig, Precision, UNetConfig
 
-PRECISIONS = ("fp32", "bf16", "fp16")
-TIMESTEP_SAMPLERS = ("uniform", "loss-second-moment")
 SAMPLERS = ("ddpm", "ddim")
 
 
@@ -33,49 +32,35 @@ def _check_keys(owner: str, data: Any, known: set[str], path: str | Path | None)
             raise InputError(f"unknown {owner} key {key!r}; known keys: {', '.join(sorted(known))}", path)
 
 
-def _typed(owner: str, key: str, value: Any, kind: str, path: str | Path | None) -> Any:
-    """Check one JSON value against a simple kind: int, float, bool, str, or their optional forms (suffix '?')."""
-    optional = kind.endswith("?")
-    base = kind.rstrip("?")
-    where = f"{owner}.{key}"
-    if value is None:
-        if optional:
-            return None
-        raise InputError(f"{where} must not be null", path)
-    if base == "bool":
-        if not isinstance(value, bool):
-            raise InputError(f"{where} must be true or false, got {value!r}", path)
-        return value
-    if base == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InputError(f"{where} must be an integer, got {value!r}", path)
-        return value
-    if base == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InputError(f"{where} must be a number, got {value!r}", path)
-        return float(value)
-    if base == "str":
-        if not isinstance(value, str):
-            raise InputError(f"{where} must be a string, got {value!r}", path)
-        return value
-    if base in ("ints", "floats"):
-        if not isinstance(value, (list, tuple)):
-            raise InputError(f"{where} must be a list, got {type(value).__name__}", path)
-        return tuple(_typed(owner, key, v, base[:-1], path) for v in value)
-    raise AssertionError(kind)
-
-
 # ----------------------------------------------------------------------------------------------------------------
 
 
+class TimestepSampling(enum.Enum):
+    """How training draws timesteps (iDDPM section 3.3)."""
+
+    UNIFORM = "uniform"
+    LOSS_SECOND_MOMENT = "loss-second-moment"  # importance sampling by the history of E[L_t^2]
+
+
+class OptimizerImpl(enum.Enum):
+    """Which torch implementation runs AdamW: the same algorithm with different rounding, so it is part of a run."""
+
+    FOR_LOOP = "for-loop"  # one parameter at a time (torch's CPU default; what guided-diffusion's training gets)
+    FOREACH = "foreach"  # multi-tensor kernels
+    FUSED = "fused"  # one fused kernel per step
+
+
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(ConfigBase):
     """Optimisation settings shared by the diffusion model and the noisy classifier (paper Appendix C / Table 11).
 
     `batch_size` is the global batch (split evenly over processes); `microbatch` splits each process's share
     further (gradients accumulated, identical result up to float rounding). Training runs until the last
-    milestone; every milestone's checkpoint is kept.
+    milestone; every milestone's checkpoint is kept. The speed settings (`precision`, `optimizer`,
+    `channels_last`) change the rounding, so they are part of the run's identity and resumption is bitwise.
     """
+
+    config_name: ClassVar[str] = "train"
 
     dataset: str = "fashion-mnist"  # benchmark.data.registry.open_dataset spec
     resolution: int = 64
@@ -85,24 +70,20 @@ class TrainConfig:
     batch_size: int = 256
     microbatch: int | None = None
     lr: float = 1e-4  # AdamW learning rate
+    lr_warmup_steps: int = 0  # linear warm-up from lr / lr_warmup_steps to lr over the first steps
     lr_anneal_steps: int | None = None  # linear decay to 0 at this step (guided-diffusion lr_anneal_steps)
     weight_decay: float = 0.0
     ema_rates: tuple[float, ...] = (0.9999,)
+    ema_warmup: bool = False  # rate at step t: min(rate, (1 + t) / (10 + t)) instead of rate (ADM: no warm-up)
     grad_clip: float | None = None  # max global L2 norm of the gradient
-    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with dynamic loss scaling)
-    timestep_sampler: str = "uniform"  # uniform | loss-second-moment (iDDPM importance sampling)
+    precision: Precision = Precision.FP32  # autocast dtype: bf16, or fp16 with dynamic loss scaling
+    optimizer: OptimizerImpl = OptimizerImpl.FOREACH
+    channels_last: bool = False  # NHWC activations and weights (faster convolutions on GPUs, slower on CPUs)
+    timestep_sampler: TimestepSampling = TimestepSampling.UNIFORM
     milestones: tuple[int, ...] = (700_000, 1_200_000)
     seed: int = 0
     log_every: int = 10
     checkpoint_every: int = 10_000
-
-    _KINDS = MappingProxyType({
-        "dataset": "str", "resolution": "int", "channels": "int", "class_cond": "bool", "random_flip": "bool",
-        "batch_size": "int", "microbatch": "int?", "lr": "float", "lr_anneal_steps": "int?",
-        "weight_decay": "float", "ema_rates": "floats", "grad_clip": "float?", "precision": "str",
-        "timestep_sampler": "str", "milestones": "ints", "seed": "int", "log_every": "int",
-        "checkpoint_every": "int",
-    })  # fmt: skip
 
     def __post_init__(self) -> None:
         if not self.dataset:
@@ -115,6 +96,8 @@ class TrainConfig:
             raise InputError(f"train.microbatch must be >= 1 or null, got {self.microbatch}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise InputError(f"train.lr must be a positive number, got {self.lr}")
+        if self.lr_warmup_steps < 0:
+            raise InputError(f"train.lr_warmup_steps must be >= 0, got {self.lr_warmup_steps}")
         if self.lr_anneal_steps is not None and self.lr_anneal_steps < 1:
             raise InputError(f"train.lr_anneal_steps must be >= 1 or null, got {self.lr_anneal_steps}")
         if self.weight_decay < 0:
@@ -126,10 +109,9 @@ class TrainConfig:
             raise InputError(f"train.ema_rates has duplicates: {list(self.ema_rates)}")
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise InputError(f"train.grad_clip must be > 0 or null, got {self.grad_clip}")
-        if self.precision not in PRECISIONS:
-            raise InputError(f"train.precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
-        if self.timestep_sampler not in TIMESTEP_SAMPLERS:
-            raise InputError(f"train.timestep_sampler must be one of {list(TIMESTEP_SAMPLERS)}, got {self.timestep_sampler!r}")
+        for name, kind in (("precision", Precision), ("optimizer", OptimizerImpl), ("timestep_sampler", TimestepSampling)):
+            if not isinstance(getattr(self, name), kind):
+                raise InputError(f"train.{name} must be a {kind.__name__}, got {getattr(self, name)!r}")
         if not self.milestones or any(m < 1 for m in self.milestones) or list(self.milestones) != sorted(set(self.milestones)):
             raise InputError(f"train.milestones must be increasing positive steps, got {list(self.milestones)}")
         if self.seed < 0:
@@ -141,19 +123,6 @@ class TrainConfig:
     def total_steps(self) -> int:
         """Training stops after this many optimiser steps (the last milestone)."""
         return self.milestones[-1]
-
-    def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], path: str | Path | None = None) -> TrainConfig:
-        _check_keys("train", data, set(cls._KINDS), path)
-        values = {k: _typed("train", k, v, cls._KINDS[k], path) for k, v in data.items()}
-        try:
-            return cls(**values)
-        except InputError as err:
-            raise InputError(str(err), path) from None
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -303,7 +272,7 @@ def _num(x: float) -> str:
 
 
 @dataclass(frozen=True)
-class SampleConfig:
+class SampleConfig(ConfigBase):
     """How to draw samples from a trained run (paper §4: DDPM 250 steps or DDIM 25, optional classifier guidance).
 
     Sample i uses its own random stream (benchmark.diffusion.rng, seeded by (seed, i)); labels of
@@ -323,12 +292,9 @@ class SampleConfig:
     use_ema: bool = True
     ema_rate: float | None = None  # None = the run's first EMA rate
     clip_denoised: bool = True
+    precision: Precision = Precision.FP32  # autocast dtype of the network (and classifier) forward passes
 
-    _KINDS = MappingProxyType({
-        "milestone": "int?", "num_samples": "int", "batch_size": "int", "sampler": "str", "respacing": "str",
-        "eta": "float", "guidance_scale": "float", "classifier_run": "str?", "seed": "int", "use_ema": "bool",
-        "ema_rate": "float?", "clip_denoised": "bool",
-    })  # fmt: skip
+    config_name: ClassVar[str] = "sample"
 
     def __post_init__(self) -> None:
         if self.milestone is not None and self.milestone < 1:
@@ -351,18 +317,8 @@ class SampleConfig:
             raise InputError(f"seed must be >= 0, got {self.seed}")
         if self.ema_rate is not None and not self.use_ema:
             raise InputError("ema_rate is set but use_ema is false")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], path: str | Path | None = None) -> SampleConfig:
-        _check_keys("sample config", data, set(cls._KINDS), path)
-        values = {k: _typed("sample", k, v, cls._KINDS[k], path) for k, v in data.items()}
-        try:
-            return cls(**values)
-        except InputError as err:
-            raise InputError(str(err), path) from None
+        if not isinstance(self.precision, Precision):
+            raise InputError(f"sample.precision must be a Precision, got {self.precision!r}")
 
     def tag(self) -> str:
         """Readable, unique, filesystem-safe name of these samples, e.g. step0000400-ema0.9999-ddim-ddim25-eta0-g0-seed0-n500.
@@ -383,5 +339,7 @@ class SampleConfig:
             parts.append("clf" + re.sub(r"[^a-z0-9]", "", name.rsplit("-", 1)[-1].lower())[:10])
         if not self.clip_denoised:
             parts.append("noclip")
+        if self.precision is not Precision.FP32:
+            parts.append(self.precision.value)
         parts += [f"seed{self.seed}", f"n{self.num_samples}"]
         return "-".join(parts)

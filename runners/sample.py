@@ -41,7 +41,7 @@ from benchmark.progress import QuietReporter, Reporter
 from runners import checkpointing as ckpt
 from runners.config import ClassifierRunConfig, RunConfig, SampleConfig, run_config_from_dict
 from runners.rundir import CONFIG_NAME, RunLog, config_hash
-from runners.trainloop import resolve_device
+from runners.trainloop import autocast, resolve_device
 
 DEFAULT_SHARD_SIZE = 1000
 SAMPLE_JSON = "sample.json"
@@ -252,13 +252,20 @@ def _generate(
         kwargs["y"] = torch.from_numpy(labels).to(device)
     model = loaded.model
     model_fn = model if loaded.num_classes is not None or labels is None else (lambda x, t, y=None: model(x, t))
+    with autocast(device, config.precision):
+        x0 = _loop(diffusion, model_fn, x_T, rng, config, cond_fn, kwargs)
+    return quantize(x0.float())
+
+
+def _loop(diffusion: GaussianDiffusion, model_fn: Any, x_T: torch.Tensor, rng: SampleRNG, config: SampleConfig,
+          cond_fn: Any, kwargs: dict[str, object]) -> torch.Tensor:  # fmt: skip
     if config.sampler == "ddim":
         x0 = ddim_sample_loop(diffusion, model_fn, x_T, rng.randn_like, eta=config.eta,
                               clip_denoised=config.clip_denoised, cond_fn=cond_fn, model_kwargs=kwargs)  # fmt: skip
     else:
         x0 = ddpm_sample_loop(diffusion, model_fn, x_T, rng.randn_like, clip_denoised=config.clip_denoised,
                               cond_fn=cond_fn, model_kwargs=kwargs)  # fmt: skip
-    return quantize(x0)
+    return x0
 
 
 def sample(

@@ -22,12 +22,12 @@ from benchmark.diffusion.timestep_sampler import LossSecondMomentResampler, Unif
 from benchmark.errors import InputError
 from benchmark.models.unet import UNet
 from benchmark.progress import Reporter
-from runners.config import RunConfig, TrainConfig
+from runners.config import RunConfig, TimestepSampling, TrainConfig
 from runners.data_order import STREAM_TIMESTEP, BatchSource, LocalBatch, per_sample_noise, stream_seed
 from runners.trainloop import TrainingInterrupted, TrainingSetup, build_run, run_training, seeded_init
 from runners import checkpointing as ckpt
 
-__all__ = ["TrainingInterrupted", "train", "open_training_data", "DiffusionTask"]
+__all__ = ["TrainingInterrupted", "train", "diffusion_setup", "open_training_data", "DiffusionTask"]
 
 
 def open_training_data(train: TrainConfig, num_classes: int | None) -> ImageDataset:
@@ -54,7 +54,7 @@ class DiffusionTask:
         self.train = train
         self.class_cond = class_cond
         self.device = device
-        if train.timestep_sampler == "uniform":
+        if train.timestep_sampler is TimestepSampling.UNIFORM:
             self.sampler: UniformSampler = UniformSampler(diffusion.num_timesteps)
         else:
             self.sampler = LossSecondMomentResampler(diffusion.num_timesteps)
@@ -113,9 +113,13 @@ def train(
     target, world, dev = build_run(config, out_root, run_dir, device)
     if config.train.milestones[-1] in ckpt.list_states(target):
         return target
+    return run_training(diffusion_setup(config, dev, num_workers), target, world, dev, reporter, stop_after)
+
+
+def diffusion_setup(config: RunConfig, device: torch.device, num_workers: int = 4) -> TrainingSetup:
+    """The data, seeded network and loss of a diffusion run (what `TrainStep` needs)."""
     dataset = open_training_data(config.train, config.unet.num_classes)
     model = seeded_init(config.train.seed, lambda: UNet(config.unet))
-    task = DiffusionTask(GaussianDiffusion.from_config(config.diffusion), config.train, config.train.class_cond, dev)
-    source = BatchSource(dataset, config.train.batch_size, config.train.seed, config.train.random_flip, dev, num_workers)
-    setup = TrainingSetup(config=config, model=model, task=task, source=source, kind="diffusion")
-    return run_training(setup, target, world, dev, reporter, stop_after)
+    task = DiffusionTask(GaussianDiffusion.from_config(config.diffusion), config.train, config.train.class_cond, device)
+    source = BatchSource(dataset, config.train.batch_size, config.train.seed, config.train.random_flip, device, num_workers)
+    return TrainingSetup(config=config, model=model, task=task, source=source, kind="diffusion")

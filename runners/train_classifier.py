@@ -26,7 +26,7 @@ from runners.data_order import STREAM_TIMESTEP, BatchSource, LocalBatch, per_sam
 from runners.train import open_training_data
 from runners.trainloop import TrainingSetup, build_run, run_training, seeded_init
 
-__all__ = ["train_classifier", "ClassifierTask"]
+__all__ = ["train_classifier", "classifier_setup", "ClassifierTask"]
 
 
 class ClassifierTask:
@@ -86,9 +86,13 @@ def train_classifier(
     target, world, dev = build_run(config, out_root, run_dir, device)
     if config.train.milestones[-1] in ckpt.list_states(target):
         return target
+    return run_training(classifier_setup(config, dev, num_workers), target, world, dev, reporter, stop_after)
+
+
+def classifier_setup(config: ClassifierRunConfig, device: torch.device, num_workers: int = 4) -> TrainingSetup:
+    """The data, seeded classifier and loss of a classifier run (what `TrainStep` needs)."""
     dataset = open_training_data(config.train, config.classifier.num_classes)
     model = seeded_init(config.train.seed, lambda: NoisyClassifier(config.classifier))
-    task = ClassifierTask(GaussianDiffusion.from_config(config.diffusion), config.train, dev)
-    source = BatchSource(dataset, config.train.batch_size, config.train.seed, config.train.random_flip, dev, num_workers)
-    setup = TrainingSetup(config=config, model=model, task=task, source=source, kind="classifier")
-    return run_training(setup, target, world, dev, reporter, stop_after)
+    task = ClassifierTask(GaussianDiffusion.from_config(config.diffusion), config.train, device)
+    source = BatchSource(dataset, config.train.batch_size, config.train.seed, config.train.random_flip, device, num_workers)
+    return TrainingSetup(config=config, model=model, task=task, source=source, kind="classifier")

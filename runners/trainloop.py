@@ -1,9 +1,11 @@
 """The training loop shared by the diffusion model and the noisy classifier.
 
-AdamW with optional linear learning-rate anneal, EMA at several rates, gradient clipping, bf16/fp16 autocast
-(fp16 with dynamic loss scaling), micro-batches, DDP over torchrun processes (each takes a contiguous slice of
-the global batch), checkpoints holding everything needed to continue bit for bit, and SIGTERM/SIGINT handling
-(checkpoint at the next step boundary, then TrainingInterrupted with exit code 143/130).
+AdamW (for-loop, foreach or fused kernels) with optional linear learning-rate warm-up and anneal, EMA at several
+rates (with optional warm-up), gradient clipping, bf16/fp16 autocast (fp16 with dynamic loss scaling), optional
+channels_last, micro-batches, DDP over torchrun processes (each takes a contiguous slice of the global batch),
+checkpoints holding everything needed to continue bit for bit, and SIGTERM/SIGINT handling (checkpoint at the
+next step boundary, then TrainingInterrupted with exit code 143/130). `TrainStep` is the one step function:
+`admbench train` runs it and `admbench perf --section models` times it.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from benchmark.distributed import World, barrier, init_from_env
 from benchmark.errors import InputError
 from benchmark.progress import QuietReporter, Reporter
 from runners import checkpointing as ckpt
-from runners.config import AnyRunConfig, TrainConfig
+from benchmark.models.config import Precision
+from runners.config import AnyRunConfig, OptimizerImpl, TrainConfig
 from runners.data_order import STREAM_GLOBAL, STREAM_INIT, BatchSource, LocalBatch, stream_seed
 from runners.rundir import RunLog, append_stats, prepare_run_dir, rewind_stats, run_dir_for
 
@@ -108,25 +111,37 @@ def _agree_max(value: int, world: World, device: torch.device) -> int:
 
 
 class EMA:
-    """Exponential moving averages of the parameters at several rates: ema <- rate * ema + (1 - rate) * param."""
+    """Exponential moving averages of the parameters at several rates: ema <- b * ema + (1 - b) * param.
 
-    def __init__(self, model: nn.Module, rates: tuple[float, ...]) -> None:
+    Without warm-up b is the rate itself from the first step, so the average starts at the initial weights, as
+    guided-diffusion's does (harmless over 700K steps: 0.9999^700K ~ 1e-30 of them remain). With warm-up b at
+    step t (1-based) is min(rate, (1 + t) / (10 + t)) (TensorFlow's ExponentialMovingAverage with num_updates):
+    the initial weights fade within tens of steps, so runs of a few thousand steps get a usable average.
+    """
+
+    def __init__(self, model: nn.Module, rates: tuple[float, ...], warmup: bool) -> None:
         self.model = model
         self.rates = rates
+        self.warmup = warmup
         self.names = [n for n, _ in model.named_parameters()]
         self.params = {r: [p.detach().clone().float() for p in model.parameters()] for r in rates}
 
+    def decay(self, rate: float, step: int) -> float:
+        """The averaging factor b of the update after optimiser step `step` (1-based)."""
+        return min(rate, (1 + step) / (10 + step)) if self.warmup else rate
+
     @torch.no_grad()
-    def update(self) -> None:
+    def update(self, step: int) -> None:
         current = [p.detach().float() for p in self.model.parameters()]
         for rate, avg in self.params.items():
-            torch._foreach_mul_(avg, rate)
-            torch._foreach_add_(avg, current, alpha=1.0 - rate)
+            b = self.decay(rate, step)
+            torch._foreach_mul_(avg, b)
+            torch._foreach_add_(avg, current, alpha=1.0 - b)
 
     def state_dict(self, rate: float) -> dict[str, torch.Tensor]:
         """A full model state_dict with the averaged parameters (buffers copied from the model)."""
-        out = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        out.update({n: p.clone() for n, p in zip(self.names, self.params[rate])})
+        out = {k: v.detach().clone().contiguous() for k, v in self.model.state_dict().items()}
+        out.update({n: p.clone().contiguous() for n, p in zip(self.names, self.params[rate])})
         return out
 
     def load_state_dict(self, rate: float, state: dict[str, torch.Tensor]) -> None:
@@ -138,17 +153,28 @@ class EMA:
 
 
 def learning_rate(train: TrainConfig, step: int) -> float:
-    """lr * (1 - step / lr_anneal_steps), floored at 0 (guided-diffusion's linear anneal), else constant."""
-    if train.lr_anneal_steps is None:
-        return train.lr
-    return train.lr * max(0.0, 1.0 - step / train.lr_anneal_steps)
+    """The learning rate of (0-based) step `step`: linear warm-up over `lr_warmup_steps`, then constant or
+    guided-diffusion's linear anneal lr * (1 - step / lr_anneal_steps), floored at 0."""
+    lr = train.lr
+    if train.lr_warmup_steps:
+        lr *= min(1.0, (step + 1) / train.lr_warmup_steps)
+    if train.lr_anneal_steps is not None:
+        lr *= max(0.0, 1.0 - step / train.lr_anneal_steps)
+    return lr
 
 
-def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    if precision == "fp32":
+def autocast(device: torch.device, precision: Precision) -> contextlib.AbstractContextManager:
+    """torch.autocast to bf16 / fp16 (convolutions and matmuls; norms and the loss stay float32), or nothing."""
+    if precision is Precision.FP32:
         return contextlib.nullcontext()
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    return torch.autocast(device_type=device.type, dtype=dtype)
+    return torch.autocast(device_type=device.type, dtype=precision.torch_dtype)
+
+
+def build_optimizer(model: nn.Module, train: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with the configured implementation (for-loop, foreach or fused kernels)."""
+    impl = train.optimizer
+    return torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay,
+                             foreach=impl is OptimizerImpl.FOREACH, fused=True if impl is OptimizerImpl.FUSED else None)  # fmt: skip
 
 
 @dataclass
@@ -185,6 +211,88 @@ def seeded_init(seed: int, make: Callable[[], nn.Module]) -> nn.Module:
         torch.set_rng_state(state)
 
 
+class TrainStep:
+    """One optimiser step of a training run: the code path `admbench train` takes and `perf` times.
+
+    Holds the model (in its configured memory format), the DDP wrapper, AdamW, the fp16 loss scaler and the
+    EMA; `__call__` runs forward/backward over the micro-batches of this process's slice of the global batch,
+    clips, steps, updates the EMA and the task, and returns (gradient norm, per-sample loss terms).
+    """
+
+    def __init__(self, setup: TrainingSetup, world: World, device: torch.device) -> None:
+        train = setup.config.train
+        if train.batch_size % world.size:
+            raise InputError(f"train.batch_size {train.batch_size} is not divisible by the {world.size} processes")
+        self.train, self.task, self.world, self.device = train, setup.task, world, device
+        self.lo, self.hi = train.batch_size * world.rank // world.size, train.batch_size * (world.rank + 1) // world.size
+        self.micro = train.microbatch or (self.hi - self.lo)
+        self.memory_format = torch.channels_last if train.channels_last else torch.contiguous_format
+        self.model = setup.model.to(device, memory_format=self.memory_format)
+        self.ema = EMA(self.model, train.ema_rates, train.ema_warmup)
+        self.opt = build_optimizer(self.model, train)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=train.precision is Precision.FP16)
+        self.net: nn.Module = self.model
+        if world.size > 1:
+            self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    def __call__(self, batch: LocalBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        train, step = self.train, batch.step
+        torch.manual_seed(stream_seed(train.seed, STREAM_GLOBAL, step, self.world.rank) % (2**63))
+        for group in self.opt.param_groups:
+            group["lr"] = learning_rate(train, step)
+        self.task.prepare(step)
+        self.opt.zero_grad(set_to_none=True)
+        n_local = self.hi - self.lo
+        parts: dict[str, list[torch.Tensor]] = {}
+        for m_lo in range(0, n_local, self.micro):
+            m_hi = min(n_local, m_lo + self.micro)
+            images = batch.images[m_lo:m_hi].contiguous(memory_format=self.memory_format)
+            sub = LocalBatch(step, images, batch.labels[m_lo:m_hi])
+            last = m_hi == n_local
+            sync = contextlib.nullcontext() if last or self.world.size == 1 else self.net.no_sync()
+            with sync:
+                with autocast(self.device, train.precision):
+                    weighted, terms = self.task.losses(self.net, sub, self.lo + m_lo, self.lo + m_hi)
+                loss = weighted.float().sum() / n_local  # mean over the process's slice; DDP averages ranks
+                self.scaler.scale(loss).backward()
+            for k, v in terms.items():
+                parts.setdefault(k, []).append(v.detach().float())
+        self.scaler.unscale_(self.opt)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), train.grad_clip or math.inf)
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        self.ema.update(step + 1)
+        local_terms = {k: torch.cat(v) for k, v in parts.items()}
+        self.task.finish(local_terms, self.lo, self.hi)
+        return grad_norm, local_terms
+
+    def state_dict(self, step: int, config_json: str) -> dict[str, Any]:
+        """Everything a checkpoint needs to continue bit for bit."""
+        return {
+            "step": step,
+            "model": {k: v.contiguous() for k, v in self.model.state_dict().items()},
+            "ema": {ckpt.rate_label(r): self.ema.state_dict(r) for r in self.train.ema_rates},
+            "optimizer": self.opt.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
+            "task": self.task.state_dict(),
+            "rng": ckpt.rng_state(self.device),
+            "config": config_json,
+            "world_size": self.world.size,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        for label, sd in state["ema"].items():
+            rate = float(label)
+            if rate in self.ema.params:
+                self.ema.load_state_dict(rate, sd)
+        self.opt.load_state_dict(state["optimizer"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.task.load_state_dict(state["task"])
+        ckpt.set_rng_state(state["rng"], self.device)
+
+
 def run_training(
     setup: TrainingSetup,
     run_dir: Path,
@@ -198,15 +306,7 @@ def run_training(
     log = RunLog(run_dir, reporter if world.is_main else None) if world.is_main else (lambda message: None)
     cfg, train = setup.config, setup.config.train
     total = train.total_steps
-    if train.batch_size % world.size:
-        raise InputError(f"train.batch_size {train.batch_size} is not divisible by the {world.size} processes")
-    lo, hi = train.batch_size * world.rank // world.size, train.batch_size * (world.rank + 1) // world.size
-    micro = train.microbatch or (hi - lo)
-
-    model = setup.model.to(device)
-    ema = EMA(model, train.ema_rates)
-    opt = torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
-    scaler = torch.amp.GradScaler(device.type, enabled=train.precision == "fp16")
+    runner = TrainStep(setup, world, device)
 
     # Resume.
     state = ckpt.load_latest_state(run_dir, log)
@@ -214,81 +314,30 @@ def run_training(
     if _agree_max(start, world, device) != start or -_agree_max(-start, world, device) != start:
         raise InputError("processes found different latest checkpoints; is the run directory shared?", run_dir)
     if state is not None:
-        model.load_state_dict(state["model"])
-        for label, sd in state["ema"].items():
-            rate = float(label)
-            if rate in ema.params:
-                ema.load_state_dict(rate, sd)
-        opt.load_state_dict(state["optimizer"])
-        if state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        setup.task.load_state_dict(state["task"])
-        rng = state["rng"]
-        ckpt.set_rng_state(rng, device)
+        runner.load_state_dict(state)
         log(f"resumed from {ckpt.state_path(run_dir, start).name} (step {start})")
     if start >= total:
         return run_dir
     if world.is_main:
         rewind_stats(run_dir, start)
         log(f"training {setup.kind} steps {start}..{total} on {world.size} process(es), device {device}")
-
-    net: nn.Module = model
-    if world.size > 1:
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     config_json = json.dumps(cfg.to_dict(), sort_keys=True)
 
     def save(step: int) -> None:
         if world.is_main:
-            payload = {
-                "step": step,
-                "model": model.state_dict(),
-                "ema": {ckpt.rate_label(r): ema.state_dict(r) for r in train.ema_rates},
-                "optimizer": opt.state_dict(),
-                "scaler": scaler.state_dict() if scaler.is_enabled() else {},
-                "task": setup.task.state_dict(),
-                "rng": ckpt.rng_state(device),
-                "config": config_json,
-                "world_size": world.size,
-            }
-            ckpt.save_state(run_dir, step, payload)
+            ckpt.save_state(run_dir, step, runner.state_dict(step, config_json))
             for rate in train.ema_rates:
-                ckpt.save_ema(run_dir, rate, step, ema.state_dict(rate), cfg.to_dict())
+                ckpt.save_ema(run_dir, rate, step, runner.ema.state_dict(rate), cfg.to_dict())
             ckpt.prune(run_dir, train.milestones)
             log(f"checkpoint {ckpt.state_path(run_dir, step).name}")
         barrier(world)
 
     end = total if stop_after is None else min(total, start + stop_after)
     started = time.perf_counter()
-    step = start
     with stop_on_signals() as flag, reporter.task(f"train {setup.kind}", total=end - start, unit="step") as bar:
-        for batch in setup.source.batches(start, end, lo, hi):
+        for batch in setup.source.batches(start, end, runner.lo, runner.hi):
             step = batch.step
-            torch.manual_seed(stream_seed(train.seed, STREAM_GLOBAL, step, world.rank) % (2**63))
-            for group in opt.param_groups:
-                group["lr"] = learning_rate(train, step)
-            setup.task.prepare(step)
-            opt.zero_grad(set_to_none=True)
-            n_local = hi - lo
-            parts: dict[str, list[torch.Tensor]] = {}
-            for m_lo in range(0, n_local, micro):
-                m_hi = min(n_local, m_lo + micro)
-                sub = LocalBatch(step, batch.images[m_lo:m_hi], batch.labels[m_lo:m_hi])
-                last = m_hi == n_local
-                sync = contextlib.nullcontext() if last or world.size == 1 else net.no_sync()
-                with sync:
-                    with _autocast(device, train.precision):
-                        weighted, terms = setup.task.losses(net, sub, lo + m_lo, lo + m_hi)
-                    loss = weighted.float().sum() / n_local  # mean over the process's slice; DDP averages ranks
-                    scaler.scale(loss).backward()
-                for k, v in terms.items():
-                    parts.setdefault(k, []).append(v.detach().float())
-            scaler.unscale_(opt)
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), train.grad_clip or math.inf)
-            scaler.step(opt)
-            scaler.update()
-            ema.update()
-            local_terms = {k: torch.cat(v) for k, v in parts.items()}
-            setup.task.finish(local_terms, lo, hi)
+            grad_norm, local_terms = runner(batch)
             done = step + 1
             bar.advance(1)
 
@@ -302,8 +351,8 @@ def run_training(
                     elapsed = time.perf_counter() - started
                     row.update(step=done, lr=learning_rate(train, step), grad_norm=float(grad_norm),
                                time=round(elapsed, 3), images_per_s=round((done - start) * train.batch_size / max(elapsed, 1e-9), 2))  # fmt: skip
-                    if scaler.is_enabled():
-                        row["loss_scale"] = float(scaler.get_scale())
+                    if runner.scaler.is_enabled():
+                        row["loss_scale"] = float(runner.scaler.get_scale())
                     append_stats(run_dir, row)
 
             stopping = _agree_max(flag.signum, world, device) if world.size > 1 else flag.signum

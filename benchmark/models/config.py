@@ -7,19 +7,13 @@ combination raises one `InputError` naming the problem.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
-import json
-import types
-import typing
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
 
 import torch
 
+from benchmark.config import ConfigBase
 from benchmark.errors import InputError
-from benchmark.io.atomic import write_json_atomic
 
 #: GroupNorm group count used by every normalisation layer (as in the reference implementation).
 NORM_GROUPS = 32
@@ -58,104 +52,6 @@ class Precision(enum.Enum):
     @property
     def torch_dtype(self) -> torch.dtype:
         return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[self.value]
-
-
-C = TypeVar("C", bound="_ConfigBase")
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Serialisation shared by both configs.
-
-
-class _ConfigBase:
-    """to_dict / from_dict / JSON round trip for flat frozen dataclasses of ints, floats, bools, enums, tuples."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict: enums as their values, tuples as lists."""
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            value = getattr(self, f.name)
-            if isinstance(value, enum.Enum):
-                value = value.value
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[f.name] = value
-        return out
-
-    @classmethod
-    def from_dict(cls: type[C], data: dict[str, Any], path: str | Path | None = None) -> C:
-        """Inverse of `to_dict`; missing keys take the defaults, unknown keys raise InputError naming the key."""
-        if not isinstance(data, dict):
-            raise InputError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}", path)
-        hints = typing.get_type_hints(cls)
-        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        for key in data:
-            if key not in names:
-                raise InputError(f"unknown {cls.__name__} key {key!r}; known keys: {', '.join(sorted(names))}", path)
-        kwargs = {key: _coerce(cls.__name__, key, value, hints[key], path) for key, value in data.items()}
-        try:
-            return cls(**kwargs)
-        except InputError as err:
-            raise InputError(str(err), path) from None
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls: type[C], text: str, path: str | Path | None = None) -> C:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise InputError(f"not valid JSON ({err.msg} at line {err.lineno})", path) from None
-        return cls.from_dict(data, path)
-
-    def save(self, path: str | Path) -> None:
-        """Write the config as JSON (atomically)."""
-        write_json_atomic(path, self.to_dict())
-
-    @classmethod
-    def load(cls: type[C], path: str | Path) -> C:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as err:
-            raise InputError(f"cannot read config ({err.strerror})", path) from None
-        return cls.from_json(text, path)
-
-
-def _coerce(owner: str, key: str, value: Any, hint: Any, path: str | Path | None) -> Any:
-    """Convert one JSON value to the annotated field type, or raise InputError naming the key."""
-    where = f"{owner}.{key}"
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _coerce(owner, key, value, inner, path)
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        if isinstance(value, hint):
-            return value
-        choices = [m.value for m in hint]
-        if value not in choices:
-            raise InputError(f"{where} must be one of {choices}, got {value!r}", path)
-        return hint(value)
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise InputError(f"{where} must be a list, got {type(value).__name__}", path)
-        return tuple(_coerce(owner, key, v, args[0], path) for v in value)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise InputError(f"{where} must be true or false, got {value!r}", path)
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InputError(f"{where} must be an integer, got {value!r}", path)
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InputError(f"{where} must be a number, got {value!r}", path)
-        return float(value) if not isinstance(value, int) else value
-    return value
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -232,7 +128,7 @@ def _check_heads(name: str, width: int, heads: int, head_channels: int | None, w
 
 
 @dataclass(frozen=True)
-class UNetConfig(_ConfigBase):
+class UNetConfig(ConfigBase):
     """The ADM denoising UNet. Defaults: the paper's improved architecture (§3) at 64x64, unconditional."""
 
     image_size: int = 64  # Side length of the (square) input in pixels.
@@ -291,7 +187,7 @@ class UNetConfig(_ConfigBase):
 
 
 @dataclass(frozen=True)
-class ClassifierConfig(_ConfigBase):
+class ClassifierConfig(ConfigBase):
     """The noisy ImageNet classifier used for guidance: the UNet's encoder half + a pooling head (Table 12)."""
 
     image_size: int = 64

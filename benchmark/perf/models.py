@@ -1,99 +1,105 @@
-"""Perf section `models`: UNet training step and forward throughput, fast path vs the plain fp32 eager path.
+"""Perf section `models`: the training step `admbench train` runs (runners.trainloop.TrainStep) and the network
+forward that sampling runs, with the presets' settings against guided-diffusion's defaults at the same network.
 
-The baseline is the same network with the reference arithmetic (einsum attention with a float32 softmax,
-attention recomputed in backward as the reference always does), float32, contiguous NCHW and the default
-AdamW. Ours: fused SDPA attention, bf16 autocast, fused AdamW (and channels_last on CUDA); a second row keeps float32 to
-show what the implementation alone buys. Training step = forward + backward + AdamW step of the epsilon-MSE
-loss on random images and random timesteps. On CPU both are timed by the calling thread's CPU time with one
-thread, so the ratio stays meaningful on a loaded machine; on CUDA by wall time.
+Ours: the run's own TrainConfig (bf16 autocast, foreach AdamW, fused SDPA attention; channels_last where the
+preset asks for it). Baseline: the same network, data, loss and step code with guided-diffusion's default
+settings: float32, NCHW, its einsum attention with a float32 softmax, and torch's for-loop AdamW. Both are
+built from the same seed and timed alternately (best of N). On CPU the calling thread's CPU time with one
+thread, so the ratio stays meaningful on a loaded machine; on CUDA wall time.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 
-from benchmark.models import UNet, UNetConfig
-from benchmark.models.speed import SpeedOptions, adamw, autocast, prepare
+from benchmark.models import UNet
+from benchmark.models.config import Precision, UNetConfig
+from benchmark.paper import GUIDANCE_ARCH, TABLE1
 from benchmark.perf.common import PerfRow, best_time
+from benchmark.distributed import World
+from runners.config import OptimizerImpl, RunConfig
+from runners.presets import CPU, PAPER, run_config
+from runners.trainloop import TrainStep, autocast
 
 SECTION = "models"
-BASELINE = "plain fp32 eager"
+BASELINE = "guided-diffusion defaults (fp32, einsum attention, for-loop AdamW, NCHW)"
 
 
 @dataclass(frozen=True)
 class _Case:
     name: str
-    config: UNetConfig
-    batch: int
+    config: RunConfig
     repeats: int
 
 
-def _table1_multires(model_channels: int) -> UNetConfig:
-    """Paper Table 1 baseline (128x128, depth 2, 1 head, no BigGAN up/down) with attention at 32,16,8."""
-    return UNetConfig(
-        image_size=128, model_channels=model_channels, channel_mult=(1, 1, 2, 3, 4), num_res_blocks=2,
-        attention_resolutions=(32, 16, 8), num_heads=1, num_head_channels=None, resblock_updown=False,
-        learn_sigma=True, num_classes=1000,
-    )  # fmt: skip
+def _synthetic(path: Path, size: int, channels: int, n: int) -> str:
+    rng = np.random.default_rng(0)
+    np.savez(path, rng.integers(0, 256, (n, size, size, channels), dtype=np.uint8), rng.integers(0, 10, n))
+    return str(path)
 
 
-def _cases(quick: bool) -> list[_Case]:
-    tiny = UNetConfig(
-        image_size=32, model_channels=64, channel_mult=(1, 2, 2), num_res_blocks=1, attention_resolutions=(16, 8),
-        num_heads=1, num_head_channels=None, num_classes=10,
-    )  # fmt: skip
+def _cases(quick: bool, root: Path, device: torch.device) -> list[_Case]:
+    """The cpu preset's guidance / Table 3 network (16 px) and the paper's Table 1 baseline with multi-resolution
+    attention (128 px, 160 channels), each with its preset's training settings."""
+    small = run_config(CPU, GUIDANCE_ARCH, _synthetic(root / "16.npz", 16, 1, 256), (1000,), 0, 10)
     if quick:
-        return [_Case("tiny 32px ch64", tiny, 4, 2), _Case("table1 multi-res 128px ch32", _table1_multires(32), 1, 1)]
-    return [_Case("tiny 32px ch64", tiny, 16, 3), _Case("table1 multi-res 128px ch160", _table1_multires(160), 1, 3)]
+        small = dataclasses.replace(small, train=dataclasses.replace(small.train, batch_size=16))
+    arch = dataclasses.replace(TABLE1[0].arch, attention=(32, 16, 8))
+    big = run_config(PAPER, arch, _synthetic(root / "128.npz", 128, 3, 8), (1000,), 0, 10)
+    # fp16 with loss scaling is the paper's setting on GPUs; CPUs have no fast fp16, so ours uses bf16 there.
+    precision = Precision.FP16 if device.type == "cuda" else Precision.BF16
+    big_train = dataclasses.replace(big.train, batch_size=1 if quick else 2, precision=precision,
+                                    channels_last=device.type == "cuda")  # fmt: skip
+    if quick:
+        big = dataclasses.replace(big, unet=dataclasses.replace(big.unet, model_channels=32))
+    return [_Case(f"cpu preset Table 3 / guidance net 16px b{small.train.batch_size}", small, 2 if quick else 5),
+            _Case(f"Table 1 multi-res 128px ch{big.unet.model_channels} b{big_train.batch_size}",
+                  dataclasses.replace(big, train=big_train), 1 if quick else 3)]  # fmt: skip
 
 
-def _train_step(config: UNetConfig, batch: int, options: SpeedOptions, device: torch.device) -> Callable[[], None]:
-    torch.manual_seed(0)
-    model = prepare(UNet(config, attention_impl=options.attention_impl).to(device), options)  # type: ignore[arg-type]
-    opt = adamw(model, options)
-    gen = torch.Generator(device="cpu").manual_seed(1)
-    size = config.image_size
-    x0 = torch.randn(batch, config.in_channels, size, size, generator=gen).to(device)
-    noise = torch.randn(x0.shape, generator=gen).to(device)
-    t = torch.randint(0, 1000, (batch,), generator=gen).to(device)
-    y = None if config.num_classes is None else torch.randint(0, config.num_classes, (batch,), generator=gen).to(device)
-    alpha_bar = torch.rand(batch, 1, 1, 1, generator=gen).to(device)
-    x_t = alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise  # q(x_t | x_0) with a random noise level
-    if options.channels_last:
-        x_t = x_t.contiguous(memory_format=torch.channels_last)
+def _baseline(config: RunConfig) -> RunConfig:
+    train = dataclasses.replace(config.train, precision=Precision.FP32, optimizer=OptimizerImpl.FOR_LOOP,
+                                channels_last=False)  # fmt: skip
+    return dataclasses.replace(config, train=train)
 
-    def step() -> None:
-        with autocast(options, device):
-            out = model(x_t, t, y)
-        loss = (out[:, : config.out_channels].float() - noise).square().mean()  # epsilon MSE (L_simple)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+
+def _train_step(config: RunConfig, attention: str, device: torch.device) -> Callable[[], None]:
+    """One `TrainStep` call per invocation, on the run's own data source (batches of consecutive steps)."""
+    from runners.train import diffusion_setup
+
+    setup = diffusion_setup(config, device, num_workers=0)
+    setup.model = UNet(config.unet, attention_impl=attention)  # type: ignore[arg-type]
+    step = TrainStep(setup, World(rank=0, size=1), device)
+    batches = setup.source.batches(0, 10_000, step.lo, step.hi)
+
+    def run() -> None:
+        step(next(batches))
         if device.type == "cuda":
             torch.cuda.synchronize()
 
-    return step
+    return run
 
 
-def _forward(config: UNetConfig, batch: int, options: SpeedOptions, device: torch.device) -> Callable[[], None]:
+def _forward(config: UNetConfig, batch: int, attention: str, precision: Precision, device: torch.device) -> Callable[[], None]:
     torch.manual_seed(0)
-    net = UNet(config, attention_impl=options.attention_impl).to(device).eval()  # type: ignore[arg-type]
-    model = prepare(net, options)
+    net = UNet(config, attention_impl=attention).to(device).eval()  # type: ignore[arg-type]
     gen = torch.Generator(device="cpu").manual_seed(2)
     size = config.image_size
     x = torch.randn(batch, config.in_channels, size, size, generator=gen).to(device)
-    if options.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
     t = torch.randint(0, 1000, (batch,), generator=gen).to(device)
     y = None if config.num_classes is None else torch.randint(0, config.num_classes, (batch,), generator=gen).to(device)
 
     def forward() -> None:
-        with torch.no_grad(), autocast(options, device):
-            model(x, t, y)
+        with torch.no_grad(), autocast(device, precision):
+            net(x, t, y)
         if device.type == "cuda":
             torch.cuda.synchronize()
 
@@ -113,63 +119,46 @@ def _timer(device: torch.device) -> Callable[[Callable[[], None]], float]:
     return cpu_time
 
 
-def _compare(
-    make_ours: Callable[[], Callable[[], None]],
-    make_base: Callable[[], Callable[[], None]],
-    batch: int,
-    repeats: int,
-    device: torch.device,
-) -> tuple[float, float]:
-    """Images/s of ours and of the baseline, timed alternately (best of `repeats`) so load drifts hit both."""
+def _compare(ours: Callable[[], None], base: Callable[[], None], repeats: int, device: torch.device) -> tuple[float, float]:
+    """Seconds per call of ours and of the baseline, timed alternately (best of `repeats`) so load drifts hit both."""
     measure = _timer(device)
-    ours, base = make_ours(), make_base()
     ours(), base()  # warm-up: kernel selection, allocator, optimizer state
     t_ours = t_base = float("inf")
     for _ in range(repeats):
         t_ours = min(t_ours, measure(ours))
         t_base = min(t_base, measure(base))
-    return batch / t_ours, batch / t_base
+    return t_ours, t_base
 
 
 def run(quick: bool) -> list[PerfRow]:
-    """Training-step and forward throughput (images/s) of ours vs the plain fp32 eager path."""
+    """Training-step and forward throughput (images/s) of ours vs guided-diffusion's default settings."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     threads = torch.get_num_threads()
     if device.type == "cpu":
         torch.set_num_threads(1)  # see _timer
     try:
-        return _run(quick, device)
+        with tempfile.TemporaryDirectory(prefix="admbench-perf-models-") as tmp:
+            return _run(quick, device, Path(tmp))
     finally:
         torch.set_num_threads(threads)
 
 
-def _run(quick: bool, device: torch.device) -> list[PerfRow]:
-    reference = SpeedOptions.reference()
-    fast = SpeedOptions.for_device(device)
-    layout = " + channels_last" if fast.channels_last else ""
-    variants = (
-        ("bf16", fast, f"SDPA + bf16 autocast{layout} + fused AdamW"),
-        ("fp32", replace(fast, bf16_autocast=False), f"SDPA{layout} + fused AdamW, float32"),
-    )
+def _run(quick: bool, device: torch.device, root: Path) -> list[PerfRow]:
     where = "cuda wall time" if device.type == "cuda" else "cpu 1 thread, CPU time"
     rows: list[PerfRow] = []
-    for case in _cases(quick):
-        cfg, b, r = case.config, case.batch, case.repeats
-        for label, opts, note in variants:
-            ours, base = _compare(
-                lambda o=opts: _train_step(cfg, b, o, device),  # type: ignore[misc]
-                lambda: _train_step(cfg, b, reference, device),
-                b, r, device,
-            )  # fmt: skip
-            rows.append(PerfRow(
-                SECTION, f"train step {case.name} b{b} ({label}, {where})", ours, base, "img/s", True,
-                BASELINE, note,
-            ))  # fmt: skip
-        ours, base = _compare(
-            lambda: _forward(cfg, b, fast, device), lambda: _forward(cfg, b, reference, device), b, r, device
-        )
-        rows.append(PerfRow(
-            SECTION, f"forward {case.name} b{b} (bf16, {where})", ours, base, "img/s", True, BASELINE,
-            f"SDPA + bf16 autocast{layout}, no_grad",
-        ))  # fmt: skip
+    for case in _cases(quick, root, device):
+        cfg, batch = case.config, case.config.train.batch_size
+        t = cfg.train
+        note = f"{t.precision.value} autocast, AdamW {t.optimizer.value}, SDPA attention" + (
+            ", channels_last" if t.channels_last else "")  # fmt: skip
+        t_ours, t_base = _compare(_train_step(cfg, "sdpa", device), _train_step(_baseline(cfg), "naive", device),
+                                  case.repeats, device)  # fmt: skip
+        rows.append(PerfRow(SECTION, f"admbench train step: {case.name} ({where})", batch / t_ours, batch / t_base,
+                            "img/s", True, BASELINE, note))  # fmt: skip
+        n = 4 * batch
+        t_ours, t_base = _compare(_forward(cfg.unet, n, "sdpa", t.precision, device),
+                                  _forward(cfg.unet, n, "naive", Precision.FP32, device), case.repeats, device)  # fmt: skip
+        rows.append(PerfRow(SECTION, f"sampling forward: {case.name.rsplit(' b', 1)[0]} b{n} ({where})", n / t_ours,
+                            n / t_base, "img/s", True, "fp32, einsum attention",
+                            f"{t.precision.value} autocast, SDPA, no_grad"))  # fmt: skip
     return rows

@@ -241,3 +241,57 @@ def test_image_folder_workers_give_the_same_training(tmp_path):
     in_main = train(config, tmp_path / "a", num_workers=0)
     workers = train(config, tmp_path / "b", num_workers=2)
     assert_same_tensors(load_state(in_main, 2)["model"], load_state(workers, 2)["model"])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# EMA warm-up, learning-rate warm-up and the fast settings.
+
+
+def test_ema_warmup_follows_its_closed_form(tiny_npz, tmp_path):
+    config = run_config_from_dict(tiny_run_dict(tiny_npz, milestones=[1, 2], checkpoint_every=1, ema_warmup=True,
+                                                ema_rates=[0.1, 0.999]))  # fmt: skip
+    run_dir = train(config, tmp_path)
+    p0 = seeded_init(config.train.seed, lambda: UNet(config.unet)).state_dict()
+    p1, s2 = load_state(run_dir, 1)["model"], load_state(run_dir, 2)
+    for rate in config.train.ema_rates:
+        b1, b2 = min(rate, 2 / 11), min(rate, 3 / 12)  # (1 + t) / (10 + t) at steps 1 and 2
+        for name, _ in UNet(config.unet).named_parameters():
+            expected = b2 * (b1 * p0[name] + (1 - b1) * p1[name]) + (1 - b2) * s2["model"][name]
+            torch.testing.assert_close(s2["ema"][repr(rate)][name], expected, rtol=1e-6, atol=1e-7)
+
+
+def test_learning_rate_warmup_then_anneal(tiny_npz):
+    config = run_config_from_dict(tiny_run_dict(tiny_npz, lr=1e-3, lr_warmup_steps=4, lr_anneal_steps=10)).train
+    assert [learning_rate(config, s) for s in range(6)] == pytest.approx(
+        [1e-3 * min(1, (s + 1) / 4) * (1 - s / 10) for s in range(6)])
+
+
+@pytest.mark.parametrize("settings", [
+    {"precision": "bf16", "optimizer": "fused", "channels_last": True},
+    {"precision": "fp16", "optimizer": "for-loop"},
+])  # fmt: skip
+def test_fast_settings_resume_bitwise(tiny_npz, tmp_path, settings):
+    data = tiny_run_dict(tiny_npz, milestones=[6], checkpoint_every=2, ema_warmup=True, **settings)
+    config = run_config_from_dict(data)
+    whole = train(config, tmp_path / "whole")
+    train(config, tmp_path / "parts", stop_after=3)
+    parts = train(config, tmp_path / "parts")
+    a, b = load_state(whole, 6), load_state(parts, 6)
+    assert_same_tensors(a["model"], b["model"])
+    for rate in a["ema"]:
+        assert_same_tensors(a["ema"][rate], b["ema"][rate])
+    assert json.loads(a["config"])["train"]["optimizer"] == settings["optimizer"]
+
+
+def test_optimizer_implementations_agree(tiny_npz, tmp_path):
+    states = [load_state(train(run_config_from_dict(tiny_run_dict(tiny_npz, milestones=[2], optimizer=impl)),
+                               tmp_path / impl), 2)["model"] for impl in ("for-loop", "foreach", "fused")]  # fmt: skip
+    for other in states[1:]:
+        for k in states[0]:
+            torch.testing.assert_close(other[k], states[0][k], rtol=1e-5, atol=1e-6)
+
+
+def test_bad_speed_settings_name_the_key(tiny_npz):
+    for key, value in (("precision", "fp8"), ("optimizer", "sgd"), ("channels_last", "yes")):
+        with pytest.raises(InputError, match=f"train.{key}"):
+            run_config_from_dict(tiny_run_dict(tiny_npz, **{key: value}))
