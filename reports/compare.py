@@ -12,7 +12,8 @@ import pandas as pd
 from benchmark import paths
 from benchmark.errors import InputError
 from benchmark.progress import QuietReporter, Reporter
-from reports.tables import GUIDANCE_METRICS, Table, _fmt, _fmt_ci, _metric
+from reports.tables import GUIDANCE_METRICS, Table, _fmt, _fmt_ci
+from reports.uncertainty import estimate
 
 COMPARE_COLUMNS = ("Archive", "FID", "sFID", "IS", "Precision", "Recall", "FID 95% CI")
 BOOTSTRAP_SEED = 0
@@ -71,10 +72,10 @@ def comparison_table(results: list[dict[str, Any]], names: list[str]) -> Table:
         record: dict[str, Any] = {"Archive": name}
         md = [name]
         for label, metric in GUIDANCE_METRICS:
-            e = _metric([result], metric)
+            e = estimate([result], metric)
             record[label] = None if e is None else e.value
             md.append(_fmt(None if e is None else e.value))
-        fid = _metric([result], "fid")
+        fid = estimate([result], "fid")
         record["FID CI low"] = None if fid is None or fid.ci is None else fid.ci[0]
         record["FID CI high"] = None if fid is None or fid.ci is None else fid.ci[1]
         md.append(_fmt_ci(fid))

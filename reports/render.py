@@ -12,7 +12,9 @@ from typing import Any
 
 from benchmark.errors import InputError
 from benchmark.io.atomic import write_text_atomic
+from benchmark.paper import paper_claims
 from reports import plots
+from reports.claims import claims_markdown
 from reports.tables import TABLE_NAMES, Table, guidance, milestone_label, table1, table2, table3, to_csv, to_markdown
 
 MANIFEST_NAME = "reproduce.json"
@@ -57,19 +59,24 @@ def build_tables(out: Path, manifest: dict[str, Any]) -> list[Table]:
     """The requested tables from the stored metrics files."""
     results = collect_results(out, manifest)
     seeds = int(manifest.get("seeds", 1))
-    preset = manifest.get("preset", {})
+    evidence = int(manifest.get("evidence_steps", 0))
     tables = []
     for name in manifest["tables"]:
         if name == "1":
             m1, m2 = manifest["milestones"]
-            tables.append(table1(results, (int(m1), int(m2)), seeds))
+            tables.append(table1(results, (int(m1), int(m2)), seeds, evidence))
         elif name == "2":
-            tables.append(table2(results, seeds))
+            tables.append(table2(results, seeds, evidence))
         elif name == "3":
-            tables.append(table3(results, seeds))
+            tables.append(table3(results, seeds, evidence))
         elif name == "guidance":
-            tables.append(guidance(results, [float(s) for s in preset.get("guidance_scales", [])], seeds))
+            tables.append(guidance(results, guidance_scales(manifest), seeds, evidence))
     return tables
+
+
+def guidance_scales(manifest: dict[str, Any]) -> list[float]:
+    """The guidance scales of a manifest's preset."""
+    return [float(s) for s in (manifest.get("preset", {}).get("guidance") or {}).get("scales", [])]
 
 
 def _archives(out: Path, manifest: dict[str, Any], table: str, column: str | None) -> dict[str, Path]:
@@ -88,21 +95,28 @@ def _archives(out: Path, manifest: dict[str, Any], table: str, column: str | Non
 
 def _settings_lines(manifest: dict[str, Any]) -> list[str]:
     p = manifest.get("preset", {})
+    net, train, sample = p.get("network", {}), p.get("train", {}), p.get("sample", {})
+    ev, g = p.get("evaluation", {}), p.get("guidance", {})
     m1, m2 = manifest.get("milestones", [0, 0])
     pairs = lambda items: ", ".join(f"{a} -> {b}" for a, b in items)  # noqa: E731
+    ema = f"{train.get('ema_rates')}" + (" with warm-up min(rate, (1+t)/(10+t))" if train.get("ema_warmup") else " (no warm-up)")
     return [
         f"- Preset `{p.get('name')}`: {p.get('summary', '')}",
         f"- Data: `{manifest.get('dataset')}` at {p.get('resolution')}x{p.get('resolution')}, {p.get('channels')} channel(s); "
         f"class-conditional ablation models: {p.get('class_cond')}.",
-        f"- Network mapping (paper -> ours): channels {pairs(p.get('widths', []))}; depth {pairs(p.get('depths', []))}; "
-        f"channels per head {pairs(p.get('head_channels', []))}; channel_mult {tuple(p.get('channel_mult', []))}; "
+        f"- Network mapping (paper -> ours): channels {pairs(net.get('widths', []))}; depth {pairs(net.get('depths', []))}; "
+        f"channels per head {pairs(net.get('head_channels', []))}; channel_mult {tuple(net.get('channel_mult', []))}; "
         "attention resolutions mapped by their position above the network's lowest level.",
-        f"- Training: batch {p.get('batch_size')}, lr {p.get('lr')}, EMA {p.get('ema_rate')}, milestones "
-        f"{milestone_label(int(m1))} / {milestone_label(int(m2))} (the paper's 700K / 1200K), hybrid loss, learned variance.",
-        f"- Sampling: {p.get('num_samples')} samples per row, {p.get('sampler')} `{p.get('respacing')}`; guidance table "
-        f"{p.get('guidance_num_samples')} samples, {p.get('guidance_sampler')} `{p.get('guidance_respacing')}`, scales "
-        f"{p.get('guidance_scales')}, models {'released by the paper' if p.get('guidance_source') == 'released' else 'trained here'}.",
-        f"- Evaluation: extractor `{p.get('extractor')}`, FID bootstrap resamples {p.get('bootstrap')}, seeds {manifest.get('seeds')}.",
+        f"- Training: batch {train.get('batch_size')}, lr {train.get('lr')} (warm-up {train.get('lr_warmup_steps')} steps), "
+        f"EMA {ema}, {train.get('precision')} autocast, AdamW {train.get('optimizer')}; steps: Table 1 "
+        f"{milestone_label(int(m1))} / {milestone_label(int(m2))} (the paper's 700K / 1200K), Table 2 "
+        f"{p.get('table2_steps')}, Table 3 {p.get('table3_steps')}, guidance models {g.get('steps')}; hybrid loss, "
+        "learned variance.",
+        f"- Sampling: {sample.get('num_samples')} samples per row, {sample.get('sampler')} `{sample.get('respacing')}` "
+        f"({sample.get('precision')}); guidance table {(g.get('sample') or {}).get('num_samples')} samples, "
+        f"{(g.get('sample') or {}).get('sampler')} `{(g.get('sample') or {}).get('respacing')}`, scales {g.get('scales')}, "
+        f"models {'released by the paper' if g.get('source') == 'released' else 'trained here'}.",
+        f"- Evaluation: extractor `{ev.get('extractor')}`, bootstrap resamples {ev.get('bootstrap')}, seeds {manifest.get('seeds')}.",
     ]
 
 
@@ -122,7 +136,7 @@ def render_report(out: str | Path) -> list[Path]:
 
     figures: list[tuple[str, Path | None]] = []
     by_name = {t.name: t for t in tables}
-    extractor = str(manifest.get("preset", {}).get("extractor", "inception-v3"))
+    extractor = str((manifest.get("preset", {}).get("evaluation") or {}).get("extractor", "inception-v3"))
     if "guidance" in by_name:
         frame = by_name["guidance"].frame
         figures.append(("Guidance scale vs FID and IS", plots.guidance_sweep(frame, extractor, report / "guidance_scale.png")))
@@ -144,11 +158,12 @@ def render_report(out: str | Path) -> list[Path]:
 
     lines = ["# admbench reproduction report", ""]
     preset = manifest.get("preset", {})
-    if preset.get("extractor") != "inception-v3" or preset.get("name") == "smoke":
+    extractor_name = (preset.get("evaluation") or {}).get("extractor")
+    if extractor_name != "inception-v3":
         lines += [
-            "> These numbers come from a reduced setting (preset `{}`) and the `{}` features. They show that the "
-            "pipeline runs end to end; they are not evidence for or against the paper's claims.".format(
-                preset.get("name"), preset.get("extractor")),
+            f"> These numbers come from a reduced setting (preset `{preset.get('name')}`) and the `{extractor_name}` "
+            "features: they are not comparable to the paper's ImageNet values. What they can show is whether the "
+            "paper's effects appear at this scale; the claims section below says which do.",
             "",
         ]  # fmt: skip
     lines += ["## Settings", "", *_settings_lines(manifest), "", "## Tables", ""]
@@ -159,6 +174,10 @@ def render_report(out: str | Path) -> list[Path]:
         if path is not None:
             lines.append(f"- [{title}]({path.name})")
     lines += ["", "Rendered from the stored metrics files by `admbench report DIR`; nothing is recomputed.", ""]
+    claims = paper_claims(tuple(guidance_scales(manifest)) if "guidance" in manifest["tables"] else ())
+    claims = tuple(c for c in claims if all(x.table in manifest["tables"] for x in c.comparisons))
+    if claims:
+        lines += [claims_markdown(claims, collect_results(out, manifest), int(manifest.get("evidence_steps", 0)))]
     for table in tables:
         lines += [to_markdown(table)]
     readme = report / "README.md"

@@ -1,8 +1,11 @@
 """The paper's Tables 1-4 as DataFrames: the paper's columns and row labels, our values, the published values,
-95% intervals and provenance (extractor, samples, sampler, seeds, runs). Pure: metrics dicts in, tables out.
+95% intervals, significance marks and provenance (extractor, samples, sampler, weights, seeds, runs). Pure:
+metrics dicts in, tables out.
 
 `results` maps (table, row key, column) to the metrics dicts of that cell, one per seed (the
-`<run>/metrics/<tag>.json` files the runners write). A cell without results renders as "pending".
+`<run>/metrics/<tag>.json` files the runners write). A cell without results renders as "pending". A value
+followed by `*` differs from the value it is compared with (the first row; for guided rows, the same model
+without guidance) by a 95% interval that excludes zero.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from reports.published import (
+from benchmark.paper import (
     CHECK,
     CROSS,
     DASH,
@@ -26,12 +29,14 @@ from reports.published import (
     guidance_key,
     published_guidance,
     table1_absolute,
+    table1_cells,
     table2_absolute,
 )
 from reports.uncertainty import Estimate, difference, estimate
 
 Results = Mapping[tuple[str, str, str], Sequence[dict[str, Any]]]
 PENDING = "pending"
+SIGNIFICANT = "*"
 TABLE_NAMES = {"1": "table1", "2": "table2", "3": "table3", "guidance": "guidance"}
 
 
@@ -56,16 +61,6 @@ def milestone_label(step: int) -> str:
     return f"{step // 1000}K" if step >= 1000 and step % 1000 == 0 else str(step)
 
 
-def _metric(results: Sequence[dict[str, Any]], key: str) -> Estimate | None:
-    values = [float(r[key]) for r in results if isinstance(r.get(key), (int, float))]
-    intervals = None
-    if key == "fid":
-        intervals = [tuple(r["fid_ci95"]) if r.get("fid_ci95") else None for r in results]  # type: ignore[misc]
-        if any(i is None for i in intervals):
-            intervals = [None] * len(values)
-    return estimate(values, list(intervals) if intervals is not None else [None] * len(values))
-
-
 def sampler_text(sample_config: dict[str, Any] | None) -> str:
     """'DDIM, 10 steps (eta 0)' / 'DDPM, 250 steps' from a stored SampleConfig dict."""
     if not sample_config:
@@ -77,18 +72,36 @@ def sampler_text(sample_config: dict[str, Any] | None) -> str:
     text = f"{sampler}, {steps}"
     if sampler == "DDIM":
         text += f" (eta {float(sample_config.get('eta', 0.0)):g})"
+    if sample_config.get("precision", "fp32") != "fp32":
+        text += f", {sample_config['precision']}"
     return text
+
+
+def weights_text(result: dict[str, Any]) -> str:
+    """Which weights were sampled: 'EMA 0.995 (warm-up), step 450', 'raw weights, step 40', 'released checkpoint'."""
+    config = result.get("sample_config") or {}
+    run = (result.get("run") or {}).get("config") or {}
+    step = result.get("milestone")
+    if run.get("kind") == "gd-checkpoint" or (step is None and not config.get("use_ema", True)):
+        return "released checkpoint weights"
+    at = f", step {step}" if step is not None else ""
+    if not config.get("use_ema", True):
+        return f"raw weights{at}"
+    rate = config.get("ema_rate")
+    warm = " with warm-up min(rate, (1+t)/(10+t))" if (run.get("train") or {}).get("ema_warmup") else ""
+    return f"EMA {rate:g}{warm}{at}" if isinstance(rate, (int, float)) else f"EMA{warm}{at}"
 
 
 def _provenance(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     if not results:
-        return {"Seeds": 0, "Samples": None, "Extractor": "", "Sampler": "", "Runs": ""}
+        return {"Seeds": 0, "Samples": None, "Extractor": "", "Sampler": "", "Weights": "", "Runs": ""}
     first = results[0]
     return {
         "Seeds": len(results),
         "Samples": int(first.get("sample", {}).get("num_images", 0)) or None,
         "Extractor": str(first.get("extractor", {}).get("name", "")),
         "Sampler": sampler_text(first.get("sample_config")),
+        "Weights": weights_text(first),
         "Runs": " ".join(str(r.get("run", {}).get("hash", "")) for r in results),
     }
 
@@ -105,8 +118,11 @@ def _fmt_ci(e: Estimate | None, signed: bool = False) -> str:
     return f"[{_fmt(e.ci[0], signed)}, {_fmt(e.ci[1], signed)}]"
 
 
-def _ours(e: Estimate | None, signed: bool = False) -> str:
-    return PENDING if e is None else _fmt(e.value, signed)
+def _ours(e: Estimate | None, signed: bool = False, marked: bool = False) -> str:
+    """A cell of ours: the value, with the significance mark when `marked` (a significant comparison)."""
+    if e is None:
+        return PENDING
+    return _fmt(e.value, signed) + (SIGNIFICANT if marked else "")
 
 
 def _lo(e: Estimate | None) -> float | None:
@@ -130,6 +146,15 @@ def _relative(row: Estimate | None, base: Estimate | None, is_base: bool) -> Est
     return difference(row, base)
 
 
+def _significant(e: Estimate | None, is_base: bool) -> bool | None:
+    return None if is_base or e is None or e.ci is None else e.significant
+
+
+def _steps(results: Sequence[dict[str, Any]]) -> int | None:
+    steps = [r.get("milestone") for r in results if isinstance(r.get("milestone"), int)]
+    return min(steps) if steps else None
+
+
 def _common_notes(all_results: list[dict[str, Any]], seeds: int, differences: bool) -> list[str]:
     notes = []
     if all_results:
@@ -137,11 +162,13 @@ def _common_notes(all_results: list[dict[str, Any]], seeds: int, differences: bo
         names = sorted({str(r.get("extractor", {}).get("name", "")) for r in all_results})
         samples = sorted({int(r.get("sample", {}).get("num_images", 0)) for r in all_results})
         samplers = sorted({sampler_text(r.get("sample_config")) for r in all_results})
+        weights = sorted({re.sub(r", step \d+$", "", weights_text(r)) for r in all_results})
         notes.append(
             f"Ours: extractor {', '.join(f'`{n}`' for n in names)} (weights sha256 `{str(ex.get('weights_sha256', ''))[:12]}`), "
             f"{'/'.join(str(s) for s in samples)} samples per row, sampler {'; '.join(samplers)}, "
             f"{seeds} training seed(s) (values are means over seeds)."
         )
+        notes.append(f"Weights sampled: {'; '.join(weights)}.")
         if not all(bool(r.get("extractor", {}).get("reference_inception", False)) for r in all_results):
             notes.append(
                 "These numbers use a proxy feature extractor, not Inception-v3: they are not comparable to the "
@@ -150,13 +177,21 @@ def _common_notes(all_results: list[dict[str, Any]], seeds: int, differences: bo
     if differences:
         notes.append(
             "The first row is absolute; the others are differences from it (ours and the paper's). 95% CI: for the "
-            "first row the bootstrap interval of FID over the sample features (across seeds when seeds > 1), for the "
-            "other rows the interval of the difference from the first row (the two rows' errors combined as if "
-            "independent; runs that share seeds are positively correlated, so this interval is conservative)."
+            "first row the bootstrap interval over the sample images (across seeds when seeds > 1), for the other "
+            "rows the interval of the difference from the first row (paired bootstrap: both archives resampled "
+            f"with the same indices). `{SIGNIFICANT}`: the interval excludes zero."
         )
     else:
-        notes.append("95% CI: bootstrap interval of FID over the sample features (across seeds when seeds > 1).")
+        notes.append("95% CI: bootstrap interval over the sample images (across seeds when seeds > 1).")
     return notes
+
+
+def _short_note(results: list[dict[str, Any]], evidence_steps: int) -> list[str]:
+    steps = _steps(results)
+    if evidence_steps and steps is not None and steps < evidence_steps:
+        return [f"Too short to mean anything: these rows trained {steps} steps, fewer than the {evidence_steps} this "
+                "preset needs before a row's FID says more about the architecture than about its initialisation."]  # fmt: skip
+    return []
 
 
 def _title(base: str, all_results: list[dict[str, Any]]) -> str:
@@ -176,14 +211,14 @@ def _pending_note(pending: int) -> list[str]:
 TABLE1_SETTING_COLUMNS = ("Channels", "Depth", "Heads", "Attention resolutions", "BigGAN up/down", "Rescale resblock")
 
 
-def table1(results: Results, milestones: tuple[int, int], seeds: int) -> Table:
+def table1(results: Results, milestones: tuple[int, int], seeds: int, evidence_steps: int = 0) -> Table:
     """Architecture ablation (paper Table 1): FID at two milestones, rows 2-7 as differences from row 1."""
     l1, l2 = (milestone_label(m) for m in milestones)
     p1, p2 = (milestone_label(m) for m in TABLE1_MILESTONES)
-    base = {c: _metric(results.get(("1", TABLE1[0].key, c), []), "fid") for c in ("m1", "m2")}
+    base = {c: estimate(results.get(("1", TABLE1[0].key, c), []), "fid") for c in ("m1", "m2")}
     records, md_rows, everything, pending = [], [], [], 0
     for i, row in enumerate(TABLE1):
-        settings = (row.channels, row.depth, row.heads, row.attention, row.updown, row.rescale)
+        settings = table1_cells(row)
         record: dict[str, Any] = {"row": row.key, **dict(zip(TABLE1_SETTING_COLUMNS, settings))}
         md = list(settings)
         absolute_paper = table1_absolute(row)
@@ -194,16 +229,18 @@ def table1(results: Results, milestones: tuple[int, int], seeds: int) -> Table:
         ):
             res = list(results.get(("1", row.key, column), []))
             cell_results += res
-            absolute = _metric(res, "fid")
+            absolute = estimate(res, "fid")
             shown = _relative(absolute, base[column], i == 0)
+            sig = _significant(shown, i == 0)
             pending += absolute is None
             record[f"FID {label}"] = _val(shown)
             record[f"FID {label} CI low"] = _lo(shown)
             record[f"FID {label} CI high"] = _hi(shown)
+            record[f"FID {label} significant"] = sig
             record[f"Paper FID {plabel}"] = paper
             record[f"FID {label} absolute"] = _val(absolute)
             record[f"Paper FID {plabel} absolute"] = paper_abs
-            md += [_ours(shown, i > 0), _fmt_ci(shown, i > 0), _fmt(paper, i > 0)]
+            md += [_ours(shown, i > 0, bool(sig)), _fmt_ci(shown, i > 0), _fmt(paper, i > 0)]
         everything += cell_results
         record.update(_provenance(cell_results))
         records.append(record)
@@ -212,6 +249,7 @@ def table1(results: Results, milestones: tuple[int, int], seeds: int) -> Table:
                f"FID {l2}", f"FID {l2} 95% CI", f"Paper FID {p2}")  # fmt: skip
     notes = _common_notes(everything, seeds, differences=True) + _pending_note(pending)
     notes.append(f"Milestones: ours {l1} / {l2} training steps; the paper's {p1} / {p2} iterations.")
+    notes += _short_note(everything, evidence_steps)
     return Table("table1", _title("Table 1: architecture ablation (FID at two milestones)", everything), pd.DataFrame.from_records(records),
                  columns, tuple(md_rows), tuple(notes))  # fmt: skip
 
@@ -220,44 +258,56 @@ def table1(results: Results, milestones: tuple[int, int], seeds: int) -> Table:
 # Tables 2 and 3.
 
 
-def table2(results: Results, seeds: int) -> Table:
+def table2(results: Results, seeds: int, evidence_steps: int = 0) -> Table:
     """Attention heads / channels per head (paper Table 2), rows 2-7 as differences from row 1."""
-    base = _metric(results.get(("2", TABLE2[0].key, "fid"), []), "fid")
+    base = estimate(results.get(("2", TABLE2[0].key, "fid"), []), "fid")
     records, md_rows, everything, pending = [], [], [], 0
     for i, row in enumerate(TABLE2):
         res = list(results.get(("2", row.key, "fid"), []))
         everything += res
-        absolute = _metric(res, "fid")
+        absolute = estimate(res, "fid")
         shown = _relative(absolute, base, i == 0)
+        sig = _significant(shown, i == 0)
         pending += absolute is None
+        heads, head_channels = row.cells()
         records.append({
-            "row": row.key, "Number of heads": row.heads, "Channels per head": row.head_channels,
-            "FID": _val(shown), "FID CI low": _lo(shown), "FID CI high": _hi(shown), "Paper FID": row.fid,
-            "FID absolute": _val(absolute), "Paper FID absolute": table2_absolute(row), **_provenance(res),
+            "row": row.key, "Number of heads": heads, "Channels per head": head_channels,
+            "FID": _val(shown), "FID CI low": _lo(shown), "FID CI high": _hi(shown), "FID significant": sig,
+            "Paper FID": row.fid, "FID absolute": _val(absolute), "Paper FID absolute": table2_absolute(row),
+            **_provenance(res),
         })  # fmt: skip
-        md_rows.append((row.heads, row.head_channels, _ours(shown, i > 0), _fmt_ci(shown, i > 0), _fmt(row.fid, i > 0)))
-    notes = _common_notes(everything, seeds, differences=True) + _pending_note(pending)
+        md_rows.append((heads, head_channels, _ours(shown, i > 0, bool(sig)), _fmt_ci(shown, i > 0), _fmt(row.fid, i > 0)))
+    notes = _common_notes(everything, seeds, differences=True) + _pending_note(pending) + _short_note(everything, evidence_steps)
     return Table("table2", _title("Table 2: attention heads and channels per head (FID)", everything), pd.DataFrame.from_records(records),
                  ("Number of heads", "Channels per head", "FID", "FID 95% CI", "Paper FID"), tuple(md_rows),
                  tuple(notes))  # fmt: skip
 
 
-def table3(results: Results, seeds: int) -> Table:
-    """AdaGN vs Addition + GroupNorm (paper Table 3); both rows absolute."""
+def table3(results: Results, seeds: int, evidence_steps: int = 0) -> Table:
+    """AdaGN vs Addition + GroupNorm (paper Table 3); both rows absolute, the second with its difference."""
     records, md_rows, everything, pending = [], [], [], 0
-    for row in TABLE3:
+    base = estimate(results.get(("3", TABLE3[0].key, "fid"), []), "fid")
+    for i, row in enumerate(TABLE3):
         res = list(results.get(("3", row.key, "fid"), []))
         everything += res
-        value = _metric(res, "fid")
+        value = estimate(res, "fid")
+        diff = None if i == 0 or value is None or base is None else difference(value, base)
+        sig = _significant(diff, i == 0)
         pending += value is None
         records.append({
             "row": row.key, "Operation": row.operation, "FID": _val(value), "FID CI low": _lo(value),
-            "FID CI high": _hi(value), "Paper FID": row.fid, **_provenance(res),
+            "FID CI high": _hi(value), "Difference from AdaGN": _val(diff), "Difference CI low": _lo(diff),
+            "Difference CI high": _hi(diff), "Difference significant": sig, "Paper FID": row.fid, **_provenance(res),
         })  # fmt: skip
-        md_rows.append((row.operation, _ours(value), _fmt_ci(value), _fmt(row.fid)))
+        paper_diff = "" if i == 0 else _fmt(row.fid - TABLE3[0].fid, True)
+        md_rows.append((row.operation, _ours(value), _fmt_ci(value), "" if diff is None else _ours(diff, True, bool(sig)),
+                        _fmt_ci(diff, True), _fmt(row.fid), paper_diff))  # fmt: skip
     notes = _common_notes(everything, seeds, differences=False) + _pending_note(pending)
+    notes.append(f"Difference: Addition + GroupNorm minus AdaGN, with the paired 95% interval; `{SIGNIFICANT}`: it excludes zero.")
+    notes += _short_note(everything, evidence_steps)
     return Table("table3", _title("Table 3: AdaGN vs Addition + GroupNorm (FID)", everything), pd.DataFrame.from_records(records),
-                 ("Operation", "FID", "FID 95% CI", "Paper FID"), tuple(md_rows), tuple(notes))  # fmt: skip
+                 ("Operation", "FID", "FID 95% CI", "Difference", "Difference 95% CI", "Paper FID", "Paper difference"),
+                 tuple(md_rows), tuple(notes))  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -265,6 +315,8 @@ def table3(results: Results, seeds: int) -> Table:
 
 GUIDANCE_METRICS = (("FID", "fid"), ("sFID", "sfid"), ("IS", "inception_score"), ("Precision", "precision"),
                     ("Recall", "recall"))  # fmt: skip
+#: Metrics the guidance table shows beyond the paper's five (the paper has no published values for them).
+GUIDANCE_EXTRA = (("Label accuracy", "label_accuracy"),)
 
 
 def guidance_rows(scales: Sequence[float]) -> list[tuple[bool, float | None]]:
@@ -272,22 +324,33 @@ def guidance_rows(scales: Sequence[float]) -> list[tuple[bool, float | None]]:
     return [(cond, scale) for cond in (False, True) for scale in (None, *scales)]
 
 
-def guidance(results: Results, scales: Sequence[float], seeds: int) -> Table:
-    """Classifier guidance (paper Table 4) at the preset's scales; paper values where the paper has the row."""
+def guidance(results: Results, scales: Sequence[float], seeds: int, evidence_steps: int = 0) -> Table:
+    """Classifier guidance (paper Table 4) at the preset's scales; paper values where the paper has the row.
+
+    Each guided row's values are marked where they differ significantly from the same model without guidance."""
     records, md_rows, everything, pending = [], [], [], 0
+    shown_metrics = (*GUIDANCE_METRICS, *GUIDANCE_EXTRA)
     for cond, scale in guidance_rows(scales):
         key = guidance_key(cond, scale)
         res = list(results.get(("guidance", key, "all"), []))
+        unguided = list(results.get(("guidance", guidance_key(cond, None), "all"), []))
         everything += res
         paper = published_guidance(cond, scale)
         marks = (CHECK if cond else CROSS, CROSS if scale is None else CHECK, DASH if scale is None else f"{scale:.1f}")
         record: dict[str, Any] = {"row": key, "Conditional": marks[0], "Guidance": marks[1], "Scale": marks[2]}
         md = list(marks)
         values = {}
-        for label, metric in GUIDANCE_METRICS:
-            values[metric] = _metric(res, metric)
+        for label, metric in shown_metrics:
+            values[metric] = estimate(res, metric)
+            base = estimate(unguided, metric) if scale is not None else None
+            diff = None if values[metric] is None or base is None else difference(values[metric], base)
+            sig = _significant(diff, scale is None)
             record[label] = _val(values[metric])
-            md.append(_ours(values[metric]))
+            record[f"{label} vs no guidance"] = _val(diff)
+            record[f"{label} vs no guidance significant"] = sig
+            digits = 3 if metric in ("precision", "recall", "label_accuracy") else 2
+            md.append(PENDING if values[metric] is None and metric in dict(GUIDANCE_METRICS).values()
+                      else ("" if values[metric] is None else _fmt(values[metric].value, digits=digits) + (SIGNIFICANT if sig else "")))  # fmt: skip
         pending += values["fid"] is None
         record["FID CI low"], record["FID CI high"] = _lo(values["fid"]), _hi(values["fid"])
         md.append(_fmt_ci(values["fid"]))
@@ -298,11 +361,16 @@ def guidance(results: Results, scales: Sequence[float], seeds: int) -> Table:
         record.update(_provenance(res))
         records.append(record)
         md_rows.append(tuple(md))
-    columns = ("Conditional", "Guidance", "Scale", "FID", "sFID", "IS", "Precision", "Recall", "FID 95% CI",
-               "Paper FID", "Paper sFID", "Paper IS", "Paper Precision", "Paper Recall")  # fmt: skip
+    columns = ("Conditional", "Guidance", "Scale", "FID", "sFID", "IS", "Precision", "Recall", "Label accuracy",
+               "FID 95% CI", "Paper FID", "Paper sFID", "Paper IS", "Paper Precision", "Paper Recall")  # fmt: skip
     notes = _common_notes(everything, seeds, differences=False) + _pending_note(pending)
+    notes.append(f"`{SIGNIFICANT}` on a guided row: differs from the same model without guidance by a paired 95% "
+                 "interval that excludes zero. Label accuracy: the fraction of samples the extractor classifies as "
+                 "the label they were drawn for (empty for unlabelled samples, or extractors without the dataset's "
+                 "classes).")  # fmt: skip
     notes.append("Paper: ImageNet 256x256, models trained for 2M iterations, 250 sampling steps, 50k samples; "
                  "empty paper cells are scales the paper did not report.")  # fmt: skip
+    notes += _short_note(everything, evidence_steps)
     return Table("guidance", _title("Classifier guidance (paper Table 4)", everything), pd.DataFrame.from_records(records), columns,
                  tuple(md_rows), tuple(notes))  # fmt: skip
 

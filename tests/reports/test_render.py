@@ -17,7 +17,7 @@ from scipy import stats
 
 from benchmark.cli import main
 from benchmark.errors import InputError
-from reports.published import TABLE1, TABLE2, TABLE3, guidance_key
+from benchmark.paper import TABLE1, TABLE2, TABLE3, guidance_key
 from reports.render import read_manifest, render_report
 
 Z = 1.959963984540054
@@ -49,7 +49,8 @@ def _write_reproduction(out: Path, cells: dict[tuple[str, str, str, int], dict],
         slots.append({"table": table, "row": row, "column": column, "seed": seed,
                       "metrics": f"runs/never/{row}.json", "samples": None})  # fmt: skip
     manifest = {"format": 1, "tables": tables, "seeds": seeds, "milestones": [60, 100], "dataset": "fashion-mnist",
-                "preset": {"name": "test", "summary": "hand-written", "guidance_scales": scales, "extractor": "fake"},
+                "preset": {"name": "test", "summary": "hand-written", "guidance": {"scales": scales},
+                           "evaluation": {"extractor": "fake"}},
                 "slots": slots}  # fmt: skip
     (out / "reproduce.json").write_text(json.dumps(manifest), encoding="utf-8")
 
@@ -97,7 +98,7 @@ def test_table1_differences_and_intervals_from_the_stored_files(tmp_path: Path) 
     md = _md_rows(tmp_path / "report" / "table1.md")
     base = truth[(TABLE1[0].key, "m1")][0]
     assert md[0][6] == f"{base:.2f}"
-    assert md[1][6] == f"{truth[(TABLE1[1].key, 'm1')][0] - base:+.2f}"
+    assert md[1][6].rstrip("*") == f"{truth[(TABLE1[1].key, 'm1')][0] - base:+.2f}"
     assert md[0][8] == "15.33" and md[5][8] == "+0.16"
 
 
@@ -113,7 +114,7 @@ def test_seeds_give_a_t_interval_and_missing_cells_are_pending(tmp_path: Path) -
     assert rows["adagn"]["Seeds"] == "3" and rows["adagn"]["Runs"] == "run0 run1 run2"
     assert rows["addition-groupnorm"]["FID"] == ""
     md = _md_rows(tmp_path / "report" / "table3.md")
-    assert md[1] == ["Addition + GroupNorm", "pending", "", "15.08"]
+    assert md[1] == ["Addition + GroupNorm", "pending", "", "", "", "15.08", "+2.02"]
     text = (tmp_path / "report" / "table3.md").read_text(encoding="utf-8")
     assert "1 cell(s) are pending" in text and "proxy feature extractor" in text
 
@@ -158,7 +159,7 @@ def test_render_is_a_pure_function_of_the_stored_files(tmp_path: Path) -> None:
     assert _md_rows(tmp_path / "report" / "table3.md")[0][1] == "99.50"
     guidance_rows = _md_rows(tmp_path / "report" / "guidance.md")
     assert guidance_rows[0][:4] == ["✗", "✗", "–", "15.00"]
-    assert guidance_rows[5][:4] == ["✓", "✓", "10.0", "20.00"]
+    assert [c.rstrip("*") for c in guidance_rows[5][:4]] == ["✓", "✓", "10.0", "20.00"]
 
 
 def test_report_cli(tmp_path: Path) -> None:
