@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from benchmark import paths
@@ -19,29 +18,11 @@ COMPARE_COLUMNS = ("Archive", "FID", "sFID", "IS", "Precision", "Recall", "FID 9
 BOOTSTRAP_SEED = 0
 
 
-def _fid_interval(ref: Path, archive: Path, extractor: Any, settings: Any, cache: Any, reporter: Reporter,
-                  resamples: int) -> list[float]:  # fmt: skip
-    """Percentile bootstrap interval of FID over the archive's pool features (reference statistics fixed)."""
-    from benchmark.evaluation.extract import extract_features
-    from benchmark.evaluation.metrics import bootstrap_fid_interval
-    from benchmark.evaluation.stats import mean_and_covariance
-    from benchmark.io.npz import inspect_archive, read_small_array
-
-    feats, _, _ = extract_features(archive, extractor, settings.batch_size, cache, reporter)
-    if settings.use_stored_ref_stats and {"mu", "sigma"} <= set(inspect_archive(ref).stored_stat_keys):
-        mu, sigma = read_small_array(ref, "mu"), read_small_array(ref, "sigma")
-    else:
-        ref_feats, _, _ = extract_features(ref, extractor, settings.batch_size, cache, reporter)
-        mu, sigma = mean_and_covariance(ref_feats.pool)
-    lo, hi = bootstrap_fid_interval(np.asarray(feats.pool), mu, sigma, num_resamples=resamples, seed=BOOTSTRAP_SEED,
-                                    device=settings.device)  # fmt: skip
-    return [lo, hi]
-
-
 def evaluate_many(ref: str | Path, archives: list[str | Path], extractor_name: str, device: str = "cpu",
                   bootstrap: int = 0, cache_dir: str | Path | None = None,
                   reporter: Reporter | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """evaluate_archives for every archive against `ref` (one extractor, one feature cache)."""
+    from benchmark.evaluation.bootstrap import BootstrapSettings
     from benchmark.evaluation.cache import FeatureCache
     from benchmark.evaluation.evaluate import EvalSettings, evaluate_archives
     from benchmark.extractors.base import ExtractorOptions
@@ -56,13 +37,8 @@ def evaluate_many(ref: str | Path, archives: list[str | Path], extractor_name: s
     extractor = build_extractor(extractor_name, ExtractorOptions(device=device, cache_dir=root))
     settings = EvalSettings(device=device)
     cache = FeatureCache(root)
-    results = []
-    for archive in archives:
-        result = evaluate_archives(ref, archive, extractor, settings, cache, reporter)
-        if bootstrap:
-            result["fid_ci95"] = _fid_interval(Path(ref), Path(archive), extractor, settings, cache, reporter, bootstrap)
-        results.append(result)
-    return results
+    boot = BootstrapSettings(bootstrap, BOOTSTRAP_SEED) if bootstrap else None
+    return [evaluate_archives(ref, archive, extractor, settings, cache, reporter, boot) for archive in archives]
 
 
 def comparison_table(results: list[dict[str, Any]], names: list[str]) -> Table:

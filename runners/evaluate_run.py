@@ -3,8 +3,8 @@
 The JSON is `benchmark.evaluation.evaluate.evaluate_archives`'s result (metrics, extractor name and weights
 sha256, reference and sample fingerprints, settings, versions) plus "run" {dir, hash, config},
 "sample_config" and "milestone" (from the archive's sample.json when there is one, so seeds and sampler
-settings travel with the numbers) and, with `bootstrap > 0`, "fid_ci95": a percentile bootstrap interval
-over the sample features with the reference statistics fixed. An existing metrics file for the same archive,
+settings travel with the numbers) and, with `bootstrap > 0`, "ci95" and "bootstrap": percentile intervals of
+every metric and their replicates (benchmark.evaluation.bootstrap). An existing metrics file for the same archive,
 reference, extractor and bootstrap setting is returned as is.
 """
 
@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from benchmark import paths
 from benchmark.errors import InputError
@@ -49,32 +47,6 @@ def _matches(existing: dict[str, Any], sample_key: str, ref_key: str, extractor_
     return same and boot == bootstrap
 
 
-def _fid_interval(
-    archive: Path, ref: Path, extractor: Any, settings: Any, cache: Any, reporter: Reporter, resamples: int
-) -> list[float]:
-    """95% bootstrap interval of FID (sample features resampled; reference statistics as the evaluator uses them)."""
-    from benchmark.evaluation.evaluate import _stored_stats
-    from benchmark.evaluation.extract import extract_features
-    from benchmark.evaluation.metrics import bootstrap_fid_interval
-    from benchmark.evaluation.stats import mean_and_covariance
-    from benchmark.io.npz import inspect_archive
-
-    info = extractor.info
-    sample_feats, _, _ = extract_features(archive, extractor, settings.batch_size, cache, reporter)
-    ref_info = inspect_archive(ref)
-    if settings.use_stored_ref_stats and {"mu", "sigma"} <= set(ref_info.stored_stat_keys):
-        stored = _stored_stats(ref, (info.pool_dim, info.spatial_dim), info.name)
-        mu, sigma = stored["mu"], stored["sigma"]
-    else:
-        ref_feats, _, _ = extract_features(ref, extractor, settings.batch_size, cache, reporter)
-        mu, sigma = mean_and_covariance(ref_feats.pool)
-    lo, hi = bootstrap_fid_interval(
-        np.asarray(sample_feats.pool), mu, sigma, num_resamples=resamples, confidence=BOOTSTRAP_CONFIDENCE,
-        seed=BOOTSTRAP_SEED, device=settings.device,
-    )  # fmt: skip
-    return [lo, hi]
-
-
 def evaluate_run_archive(
     run_dir: str | Path,
     archive: str | Path,
@@ -95,6 +67,7 @@ def evaluate_run_archive(
 
     An existing metrics file is returned as is when it was computed from the same archives, extractor, backend
     and bootstrap setting."""
+    from benchmark.evaluation.bootstrap import BootstrapSettings
     from benchmark.evaluation.cache import FeatureCache
     from benchmark.evaluation.evaluate import EvalSettings, evaluate_archives
     from benchmark.extractors.base import ExtractorOptions
@@ -125,7 +98,8 @@ def evaluate_run_archive(
     extractor = build_extractor(extractor_name, options)
     settings = EvalSettings(batch_size=batch_size, device=device)
     cache = FeatureCache(cache_root) if use_cache else None
-    result: dict[str, Any] = evaluate_archives(ref, archive, extractor, settings, cache, reporter)
+    boot = BootstrapSettings(bootstrap, BOOTSTRAP_SEED, BOOTSTRAP_CONFIDENCE) if bootstrap > 0 else None
+    result: dict[str, Any] = evaluate_archives(ref, archive, extractor, settings, cache, reporter, boot)
 
     run_config = _read_json(run_dir / "config.json")
     sample_json = _read_json(archive.parent / SAMPLE_JSON) or {}
@@ -133,9 +107,5 @@ def evaluate_run_archive(
     result["sample_config"] = sample_json.get("sample_config")
     result["milestone"] = sample_json.get("milestone")
     result["sampling"] = {k: sample_json.get(k) for k in ("tag", "weights", "classifier", "labels", "noise", "sha256")}
-    if bootstrap > 0:
-        result["fid_ci95"] = _fid_interval(archive, ref, extractor, settings, cache, reporter, bootstrap)
-        result["bootstrap"] = {"resamples": bootstrap, "seed": BOOTSTRAP_SEED, "confidence": BOOTSTRAP_CONFIDENCE,
-                               "method": "percentile bootstrap over sample pool features, reference statistics fixed"}  # fmt: skip
     write_json_atomic(out_path, result)
     return result

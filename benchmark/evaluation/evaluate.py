@@ -10,12 +10,13 @@ import numpy as np
 
 from benchmark import __version__
 from benchmark.errors import InputError
+from benchmark.evaluation.bootstrap import BootstrapInputs, BootstrapSettings, bootstrap_metrics
 from benchmark.evaluation.cache import FeatureCache
 from benchmark.evaluation.extract import extract_features
-from benchmark.evaluation.metrics import frechet_distance, inception_score, precision_recall, softmax
+from benchmark.evaluation.metrics import coverage_matrix, frechet_distance, inception_score, precision_recall, softmax
 from benchmark.evaluation.stats import mean_and_covariance
 from benchmark.extractors.base import FeatureExtractor
-from benchmark.io.npz import ArchiveInfo, inspect_archive, read_small_array
+from benchmark.io.npz import ArchiveInfo, inspect_archive, read_labels, read_small_array
 from benchmark.progress import QuietReporter, Reporter
 
 METRIC_KEYS = ("inception_score", "fid", "sfid", "precision", "recall")
@@ -26,6 +27,7 @@ METRIC_LABELS = {
     "precision": "Precision",
     "recall": "Recall",
 }
+LABEL_ACCURACY_LABEL = "Label accuracy"
 
 
 @dataclass(frozen=True)
@@ -105,12 +107,16 @@ def evaluate_archives(
     settings: EvalSettings,
     cache: FeatureCache | None = None,
     reporter: Reporter | None = None,
+    bootstrap: BootstrapSettings | None = None,
 ) -> dict[str, object]:
     """Compute Inception Score, FID, sFID, precision and recall of SAMPLE against REF.
 
     FID / sFID use REF's stored `mu, sigma, mu_s, sigma_s` when present (the paper's reference batches hold
     statistics of the whole training set), else statistics of REF's images. Precision / recall always use
-    REF's images. Returns a JSON-ready dict: the metrics plus everything needed to reproduce them.
+    REF's images. When the extractor's logits are a dataset's classes (`label_space`) and SAMPLE holds labels,
+    `label_accuracy` is the fraction of samples whose argmax logit is their label. With `bootstrap`, every
+    metric but sFID gets a percentile interval (`ci95`) and its stored replicates (`bootstrap`), from the
+    features already extracted. Returns a JSON-ready dict: the metrics plus everything needed to reproduce them.
     """
     reporter = reporter or QuietReporter()
     ref_path, sample_path = Path(ref_path), Path(sample_path)
@@ -120,6 +126,10 @@ def evaluate_archives(
     for p, n in ((ref_path, ref_info.num_images), (sample_path, sample_info.num_images)):
         if n < settings.k + 1:
             raise InputError(f"holds {n} images; precision/recall with k={settings.k} needs at least {settings.k + 1}", p)
+    labels = read_labels(sample_path) if info.label_space is not None else None
+    if labels is not None and (labels.min(initial=0) < 0 or labels.max(initial=0) >= info.logits_dim):
+        raise InputError(f"labels must lie in [0, {info.logits_dim}) for extractor {info.name} ({info.label_space} "
+                         f"classes), got {labels.min()}..{labels.max()}", sample_path)  # fmt: skip
     stored = None
     if settings.use_stored_ref_stats and ref_info.stored_stat_keys:
         missing = sorted(set(("mu", "sigma", "mu_s", "sigma_s")) - set(ref_info.stored_stat_keys))
@@ -148,21 +158,37 @@ def evaluate_archives(
         "fid": frechet_distance(*sample_stats, *ref_stats, device=settings.device),
         "sfid": frechet_distance(*sample_stats_s, *ref_stats_s, device=settings.device),
     }
-    precision, recall = precision_recall(
-        ref_feats.pool,
-        sample_feats.pool,
-        k=settings.k,
-        block_size=settings.pr_block_size,
-        exact_fp32=settings.pr_exact_fp32,
-        device=settings.device,
-    )
+    if bootstrap is None:
+        precision, recall = precision_recall(ref_feats.pool, sample_feats.pool, k=settings.k,
+                                             block_size=settings.pr_block_size, exact_fp32=settings.pr_exact_fp32,
+                                             device=settings.device)  # fmt: skip
+    else:  # the same arithmetic, keeping the per-sample flags and the cover matrix for the bootstrap
+        flags, cover = coverage_matrix(ref_feats.pool, sample_feats.pool, k=settings.k,
+                                       block_size=settings.pr_block_size, exact_fp32=settings.pr_exact_fp32,
+                                       device=settings.device)  # fmt: skip
+        precision, recall = float(flags.mean()), float(cover.any(axis=1).mean())
     metrics["precision"] = precision
     metrics["recall"] = recall
+    names = {k: METRIC_LABELS[k] if info.reference_inception else f"{METRIC_LABELS[k]} ({info.name})"
+             for k in METRIC_KEYS}  # fmt: skip
+    correct = None
+    if labels is not None:
+        correct = np.argmax(sample_feats.logits, axis=1) == labels
+        metrics["label_accuracy"] = float(correct.mean())
+        names["label_accuracy"] = f"{LABEL_ACCURACY_LABEL} ({info.label_space} classes, {info.name})"
+    extra: dict[str, object] = {}
+    if bootstrap is not None:
+        reporter.log(f"bootstrap: {bootstrap.resamples} resamples")
+        boot = bootstrap_metrics(
+            BootstrapInputs(pool=np.asarray(sample_feats.pool), ref_mu=ref_stats[0], ref_sigma=ref_stats[1],
+                            probs=softmax(sample_feats.logits), is_split_size=settings.is_split_size,
+                            precision_flags=flags, cover=cover, recall=recall, correct=correct),
+            bootstrap, device=settings.device)  # fmt: skip
+        extra = {"ci95": {k: list(v) for k, v in boot.intervals.items()}, "bootstrap": boot.to_dict()}
     return {
         **metrics,
-        "metric_names": {
-            k: METRIC_LABELS[k] if info.reference_inception else f"{METRIC_LABELS[k]} ({info.name})" for k in METRIC_KEYS
-        },
+        **extra,
+        "metric_names": names,
         "reference": {**_archive_meta(ref_info, ref_hit), "statistics": stats_source},
         "sample": _archive_meta(sample_info, sample_hit),
         "extractor": info.to_dict(),
@@ -172,6 +198,8 @@ def evaluate_archives(
             "sfid": "Frechet distance of spatial features",
             "inception_score": f"exp(E KL(p(y|x)||p(y))) of bias-free logits, contiguous splits of {settings.is_split_size}",
             "precision_recall": f"k-NN manifolds, k={settings.k}, pool features, squared distances, <= radius",
+            "label_accuracy": "fraction of samples whose argmax logit is their arr_1 label (extractors with a "
+            "label space only)",
         },
         "versions": package_versions(),
     }

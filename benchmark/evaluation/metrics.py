@@ -202,6 +202,32 @@ def precision_recall(
     return precision, recall
 
 
+def coverage_matrix(
+    ref_features: np.ndarray,
+    sample_features: np.ndarray,
+    k: int = 3,
+    block_size: int = 10000,
+    exact_fp32: bool = False,
+    device: str | torch.device = "cpu",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample precision flags [n] and the recall cover matrix [m, n] (reference j inside sample i's ball),
+    with `precision_recall`'s arithmetic: precision = flags.mean(), recall = cover.any(1).mean()."""
+    ref = torch.as_tensor(np.asarray(ref_features, dtype=np.float32), device=device)
+    sample = torch.as_tensor(np.asarray(sample_features, dtype=np.float32), device=device)
+    ref_radii = manifold_radii(ref, k, block_size, exact_fp32)
+    sample_radii = manifold_radii(sample, k, block_size, exact_fp32)
+    cover = np.zeros((ref.shape[0], sample.shape[0]), dtype=bool)
+    flags = torch.zeros(sample.shape[0], dtype=torch.bool, device=ref.device)
+    for r0 in range(0, ref.shape[0], block_size):
+        r1 = r0 + block_size
+        for c0 in range(0, sample.shape[0], block_size):
+            c1 = c0 + block_size
+            d = pairwise_sq_distances(ref[r0:r1], sample[c0:c1], exact_fp32)
+            cover[r0:r1, c0:c1] = (d <= sample_radii[None, c0:c1]).cpu().numpy()
+            flags[c0:c1] |= (d <= ref_radii[r0:r1, None]).any(dim=0)
+    return flags.cpu().numpy(), cover
+
+
 def bootstrap_fid_interval(
     sample_features: np.ndarray,
     ref_mu: np.ndarray,
@@ -232,6 +258,7 @@ __all__ = [
     "pairwise_sq_distances",
     "manifold_radii",
     "precision_recall",
+    "coverage_matrix",
     "bootstrap_fid_interval",
 ]
 

@@ -26,6 +26,7 @@ class ExtractorInfo:
     spatial_dim: int
     logits_dim: int
     reference_inception: bool = False
+    label_space: str | None = None  # the dataset whose class labels the logits are (None: no such dataset)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -38,6 +39,7 @@ class ExtractorInfo:
             "spatial_dim": self.spatial_dim,
             "logits_dim": self.logits_dim,
             "reference_inception": self.reference_inception,
+            "label_space": self.label_space,
         }
 
 

@@ -118,6 +118,7 @@ class FashionCNNExtractor(FeatureExtractor):
             pool_dim=POOL_DIM,
             spatial_dim=SPATIAL_DIM,
             logits_dim=NUM_CLASSES,
+            label_space="fashion-mnist",
             reference_inception=False,
         )
 

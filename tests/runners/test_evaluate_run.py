@@ -47,7 +47,7 @@ def test_metrics_file_holds_results_and_provenance(run_with_archive, tmp_path):
     assert result["run"]["hash"] == run.name[-10:] and result["run"]["config"] == config.to_dict()
     assert result["sample_config"] == sample_config.to_dict() and result["milestone"] == 4
     assert result["extractor"]["name"] == EXTRACTOR and result["extractor"]["weights_sha256"]
-    assert result["sample"]["num_images"] == 12 and "fid_ci95" not in result
+    assert result["sample"]["num_images"] == 12 and "ci95" not in result and "bootstrap" not in result
 
     # FID against an independent computation from the extractor's features (reference stats from its images).
     extractor = build_extractor(EXTRACTOR, ExtractorOptions())
@@ -64,13 +64,16 @@ def test_metrics_file_holds_results_and_provenance(run_with_archive, tmp_path):
     again = evaluate_run_archive(run, archive, ref, EXTRACTOR, sample_config.tag(), cache_dir=tmp_path / "cache")
     assert again["sample"]["fingerprint"] != result["sample"]["fingerprint"]
 
-    # Bootstrap interval: the percentile interval of FIDs of resampled sample features.
+    # Bootstrap interval: the percentile interval of FIDs of resampled sample features (an independent loop that
+    # draws one resample at a time from the same seed), from the features of the one evaluation.
     boot = evaluate_run_archive(run, archive, ref, EXTRACTOR, "boot", bootstrap=25, cache_dir=tmp_path / "cache")
     with np.load(archive) as s:
         fs = extractor.extract(s["arr_0"]).pool.astype(np.float64)
     lo, hi = bootstrap_fid_interval(fs, fr.mean(0), np.cov(fr, rowvar=False), num_resamples=25, seed=0)
-    assert boot["fid_ci95"] == pytest.approx([lo, hi], rel=1e-6) and lo <= hi
-    assert boot["bootstrap"]["resamples"] == 25
+    assert boot["ci95"]["fid"] == pytest.approx([lo, hi], rel=1e-6) and lo <= hi
+    assert boot["bootstrap"]["resamples"] == 25 and boot["bootstrap"]["num_samples"] == 12
+    assert set(boot["ci95"]) == {"fid", "inception_score", "precision", "recall"}  # no label space: no accuracy
+    assert all(len(v) == 25 for v in boot["bootstrap"]["replicates"].values())
 
 
 def test_bad_arguments_are_input_errors(run_with_archive, tmp_path):
