@@ -15,22 +15,22 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.data.reference_manifest import REFERENCE_DIR
+from benchmark.data.registry import FASHION_MNIST, dataset_num_classes
 from benchmark.errors import InputError
-from reports.published import GUIDANCE_SCALES, guidance_key
+from benchmark.models.config import UNetConfig
+from benchmark.paper import GUIDANCE_ARCH, TABLE1, TABLE2, TABLE3, ArchSetting, guidance_key
 from reports.render import MANIFEST_NAME
 from runners import checkpointing as ckpt
 from runners.config import AnyRunConfig, ClassifierRunConfig, SampleConfig
 from runners.presets import (
-    GUIDANCE_SETTING,
-    TABLE1_SETTINGS,
-    TABLE2_SETTINGS,
-    TABLE3_SETTINGS,
+    GuidanceSource,
     Preset,
     ReleasedModel,
     classifier_run_config,
-    released_sample_config,
+    guidance_sample_config,
     run_config,
     sample_config,
+    unet_config,
 )
 from runners.rundir import config_hash, run_dir_for
 from runners.sample import SAMPLE_JSON
@@ -226,7 +226,7 @@ def _committed_reference(preset: Preset, dataset: str) -> Path | None:
         return None
     found = []
     for name, entry in sorted(files.items()):
-        if (entry.get("kind") == "reference-batch" and entry.get("extractor") == preset.extractor
+        if (entry.get("kind") == "reference-batch" and entry.get("extractor") == preset.evaluation.extractor
                 and entry.get("resolution") == preset.resolution and entry.get("dataset") == dataset
                 and entry.get("split", "train") == "train" and (REFERENCE_DIR / name).is_file()):  # fmt: skip
             found.append((entry.get("channels") != preset.channels, REFERENCE_DIR / name))
@@ -234,17 +234,18 @@ def _committed_reference(preset: Preset, dataset: str) -> Path | None:
 
 
 def _reference_stage(preset: Preset, out: Path, dataset: str) -> ReferenceStage:
-    if preset.reference is not None and dataset == preset.dataset:
-        committed = _repo_root() / preset.reference
+    reference = preset.evaluation.reference
+    if reference is not None and dataset == preset.dataset:
+        committed = _repo_root() / reference
         if not committed.is_file():
             committed = _committed_reference(preset, dataset) or committed
         if committed.is_file():
             return ReferenceStage(key=f"ref:{committed.name}", path=committed)
         # Not committed (yet): build the same batch into the output directory.
-        local = out / "reference" / Path(preset.reference).name
+        local = out / "reference" / Path(reference).name
         return ReferenceStage(key=f"ref:{local.name}", path=local, build_dataset=dataset)
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "", Path(dataset).name) or "data"
-    name = f"{stem}-{preset.resolution}x{preset.resolution}x{preset.channels}-{preset.extractor}.npz"
+    name = f"{stem}-{preset.resolution}x{preset.resolution}x{preset.channels}-{preset.evaluation.extractor}.npz"
     return ReferenceStage(key=f"ref:{name}", path=out / "reference" / name, build_dataset=dataset)
 
 
@@ -262,97 +263,139 @@ def _sample_and_eval(b: _Builder, model: TrainStage | LoadStage, config: SampleC
                          run_dir=run_dir)  # fmt: skip
     b.add(sample, user)
     metrics = None if run_dir is None else run_dir / "metrics" / f"{tag}.json"
-    ev = EvalStage(key=f"eval:{name}/{tag}", sample=sample.key, reference=ref.key, extractor=preset.extractor,
-                   bootstrap=preset.bootstrap, metrics_path=metrics)  # fmt: skip
+    ev = EvalStage(key=f"eval:{name}/{tag}", sample=sample.key, reference=ref.key,
+                   extractor=preset.evaluation.extractor, bootstrap=preset.evaluation.bootstrap,
+                   metrics_path=metrics)  # fmt: skip
     return b.add(ev, user)
+
+
+def _num_classes(data: str, preset: Preset) -> int:
+    """Classes of the training data; the preset's hint only while the data is not at hand (dry runs: running
+    the plan opens the dataset and fails there with a clear message)."""
+    if data == DATA_PLACEHOLDER or (not data.startswith(FASHION_MNIST) and not Path(data).expanduser().exists()):
+        return preset.num_classes_hint
+    return dataset_num_classes(data, preset.resolution)
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One table cell group before its run exists: which model, at which step, sampled how."""
+
+    table: str
+    row: str
+    column: str
+    seed: int
+    arch: ArchSetting
+    conditional: bool
+    step: int
+    guidance_scale: float | None = None  # guidance table rows only (None = no guidance)
 
 
 def plan(preset: Preset, tables: tuple[str, ...], seeds: int, out: str | Path, dataset: str | None = None,
          checkpoint_dir: str | Path | None = None) -> Plan:  # fmt: skip
-    """Every stage needed for `tables` under `out`, deduplicated, with statuses read from disk."""
+    """Every stage needed for `tables` under `out`, deduplicated, with statuses read from disk.
+
+    Rows that train the same network (architecture, class conditioning, seed) share one run that trains to the
+    last step any of them needs; each row samples its own milestone of it. The template's learning-rate
+    schedule and EMA do not depend on the last step, so the checkpoint at a step is the same as a run that
+    stops there.
+    """
     if seeds < 1:
         raise InputError(f"--seeds must be >= 1, got {seeds}")
     out = Path(out).resolve()
-    data = dataset or preset.dataset
-    if data is None:
-        data = DATA_PLACEHOLDER
+    data = dataset or preset.dataset or DATA_PLACEHOLDER
+    num_classes = _num_classes(data, preset)
+    if num_classes < 1 and (preset.class_cond or "guidance" in tables):
+        raise InputError("the dataset has no class labels; the class-conditional rows and the guidance table need them",
+                         data)  # fmt: skip
     b = _Builder()
-    m1, m2 = preset.milestones
-    ablation_ref: ReferenceStage | None = None
-    if any(t in tables for t in ("1", "2", "3")) or preset.guidance_source == "train":
+    released = preset.guidance.source is GuidanceSource.RELEASED
+    ablation_ref = None
+    if any(t in tables for t in ("1", "2", "3")) or ("guidance" in tables and not released):
         ablation_ref = _reference_stage(preset, out, data)
 
+    rows: list[_Row] = []
     for seed in range(seeds):
         if "1" in tables:
-            assert ablation_ref is not None
-            b.add(ablation_ref, "tables")
-            for row, arch in TABLE1_SETTINGS.items():
-                train = _train_stage(run_config(preset, arch, data, (m1, m2), seed), out)
-                user = f"table1/{row}/seed{seed}"
-                b.add(train, user)
-                for column, m in (("m1", m1), ("m2", m2)):
-                    key = _sample_and_eval(b, train, sample_config(preset, m, seed), None, ablation_ref, preset, user)
-                    b.slots.append(Slot("1", row, column, seed, key))
-        for table, settings in (("2", TABLE2_SETTINGS), ("3", TABLE3_SETTINGS)):
-            if table not in tables:
-                continue
-            assert ablation_ref is not None
-            b.add(ablation_ref, "tables")
-            for row, arch in settings.items():
-                train = _train_stage(run_config(preset, arch, data, (m1,), seed), out)
-                user = f"table{table}/{row}/seed{seed}"
-                b.add(train, user)
-                key = _sample_and_eval(b, train, sample_config(preset, m1, seed), None, ablation_ref, preset, user)
-                b.slots.append(Slot(table, row, "fid", seed, key))
-        if "guidance" in tables:
-            _guidance(b, preset, out, data, seed, ablation_ref, checkpoint_dir)
+            for r in TABLE1:
+                rows += [_Row("1", r.key, c, seed, r.arch, preset.class_cond, m)
+                         for c, m in (("m1", preset.milestones[0]), ("m2", preset.milestones[1]))]  # fmt: skip
+        if "2" in tables:
+            rows += [_Row("2", r.key, "fid", seed, r.arch, preset.class_cond, preset.table2_steps) for r in TABLE2]
+        if "3" in tables:
+            rows += [_Row("3", r.key, "fid", seed, r.arch, preset.class_cond, preset.table3_steps) for r in TABLE3]
+        if "guidance" in tables and not released:
+            rows += [_Row("guidance", guidance_key(cond, scale), "all", seed, GUIDANCE_ARCH, cond,
+                          preset.guidance.model_steps(cond), scale)
+                     for cond in (False, True) for scale in (None, *preset.guidance.scales)]  # fmt: skip
+
+    # One run per network (as mapped onto the preset: two of the paper's settings may map onto one), trained to
+    # every step its rows need.
+    def network(r: _Row) -> tuple[UNetConfig, int]:
+        return unet_config(preset, r.arch, num_classes if r.conditional else None), r.seed
+
+    steps: dict[tuple[UNetConfig, int], set[int]] = {}
+    first: dict[tuple[UNetConfig, int], _Row] = {}
+    for r in rows:
+        steps.setdefault(network(r), set()).add(r.step)
+        first.setdefault(network(r), r)
+    runs = {key: _train_stage(run_config(preset, first[key].arch, data, tuple(sorted(ms)), key[1],
+                                         num_classes if first[key].conditional else None), out)
+            for key, ms in steps.items()}  # fmt: skip
+    classifiers = {}
+    if any(r.guidance_scale is not None for r in rows):
+        classifiers = {seed: _train_stage(classifier_run_config(preset, data, seed, num_classes), out)
+                       for seed in range(seeds)}  # fmt: skip
+
+    if ablation_ref is not None:
+        b.add(ablation_ref, "tables")
+    for r in rows:
+        assert ablation_ref is not None
+        user = f"table{r.table}/{r.row}/seed{r.seed}" if r.table != "guidance" else f"guidance/{r.row}/seed{r.seed}"
+        train = runs[network(r)]
+        b.add(train, user)
+        clf_key = None
+        if r.table == "guidance":
+            clf = classifiers[r.seed] if r.guidance_scale is not None else None
+            if clf is not None:
+                clf_key = b.add(clf, f"guidance/classifier/seed{r.seed}")
+            config = guidance_sample_config(preset, r.seed, r.guidance_scale or 0.0,
+                                            None if clf is None else str(clf.run_dir), r.conditional)  # fmt: skip
+        else:
+            config = sample_config(preset, r.step, r.seed)
+        key = _sample_and_eval(b, train, config, clf_key, ablation_ref, preset, user)
+        b.slots.append(Slot(r.table, r.row, r.column, r.seed, key))
+    if "guidance" in tables and released:
+        for seed in range(seeds):
+            _released_guidance(b, preset, out, seed, checkpoint_dir)
 
     stages = _execution_order(list(b.stages.values()))
     return Plan(preset=preset, tables=tables, seeds=seeds, out=out, dataset=data, stages=tuple(stages),
                 slots=tuple(b.slots), shared=b.users)  # fmt: skip
 
 
-def _guidance(b: _Builder, preset: Preset, out: Path, data: str, seed: int, ablation_ref: ReferenceStage | None,
-              checkpoint_dir: str | Path | None) -> None:  # fmt: skip
-    scales: tuple[float | None, ...] = (None, *preset.guidance_scales)
-    if preset.guidance_source == "released":
-        assert preset.released_unet_cond and preset.released_unet_uncond and preset.released_classifier
-        assert preset.released_reference_url
-        ckdir = Path(checkpoint_dir).resolve() if checkpoint_dir is not None else out / RELEASED_DIR / "checkpoints"
-        ref_name = Path(preset.released_reference_url).name
-        ref = ReferenceStage(key=f"ref:{ref_name}", path=out / "reference" / ref_name, url=preset.released_reference_url)
-        b.add(ref, "guidance")
-        loads = {}
-        for kind, model in (("classifier", preset.released_classifier), ("cond", preset.released_unet_cond),
-                            ("uncond", preset.released_unet_uncond)):  # fmt: skip
-            stage = LoadStage(key=f"load:{model.name}", model=model, kind="classifier" if kind == "classifier" else "unet",
-                              checkpoint_dir=ckdir, record=out / RELEASED_DIR / f"{model.name}.json")  # fmt: skip
-            loads[kind] = stage
-            b.add(stage, "guidance")
-        clf_dir = loads["classifier"].run_dir()
-        clf_path = str(clf_dir) if clf_dir is not None else f"{out / RELEASED_DIR}/pending-{preset.released_classifier.name}"
-        for cond in (False, True):
-            model = loads["cond" if cond else "uncond"]
-            for scale in scales:
-                config = released_sample_config(preset, seed, scale or 0.0, clf_path if scale else None)
-                user = f"guidance/{guidance_key(cond, scale)}/seed{seed}"
-                key = _sample_and_eval(b, model, config, loads["classifier"].key if scale else None, ref, preset, user)
-                b.slots.append(Slot("guidance", guidance_key(cond, scale), "all", seed, key))
-        return
-    assert ablation_ref is not None
-    ref = ablation_ref
+def _released_guidance(b: _Builder, preset: Preset, out: Path, seed: int, checkpoint_dir: str | Path | None) -> None:
+    """Guidance rows sampled from the paper's released 256x256 checkpoints and evaluated on its reference batch."""
+    released = preset.guidance.released
+    assert released is not None
+    ckdir = Path(checkpoint_dir).resolve() if checkpoint_dir is not None else out / RELEASED_DIR / "checkpoints"
+    ref_name = Path(released.reference_url).name
+    ref = ReferenceStage(key=f"ref:{ref_name}", path=out / "reference" / ref_name, url=released.reference_url)
     b.add(ref, "guidance")
-    classifier = _train_stage(classifier_run_config(preset, data, seed), out)
-    b.add(classifier, f"guidance/classifier/seed{seed}")
-    m = preset.guidance_milestone
+    loads = {}
+    for kind, model in (("classifier", released.classifier), ("cond", released.cond), ("uncond", released.uncond)):
+        stage = LoadStage(key=f"load:{model.name}", model=model, kind="classifier" if kind == "classifier" else "unet",
+                          checkpoint_dir=ckdir, record=out / RELEASED_DIR / f"{model.name}.json")  # fmt: skip
+        loads[kind] = stage
+        b.add(stage, "guidance")
+    clf_dir = loads["classifier"].run_dir()
+    clf_path = str(clf_dir) if clf_dir is not None else f"{out / RELEASED_DIR}/pending-{released.classifier.name}"
     for cond in (False, True):
-        train = _train_stage(run_config(preset, GUIDANCE_SETTING, data, (m,), seed, class_cond=cond), out)
-        for scale in scales:
+        model = loads["cond" if cond else "uncond"]
+        for scale in (None, *preset.guidance.scales):
+            config = guidance_sample_config(preset, seed, scale or 0.0, clf_path if scale else None, cond)
             user = f"guidance/{guidance_key(cond, scale)}/seed{seed}"
-            b.add(train, user)
-            config = sample_config(preset, m, seed, guidance=True, scale=scale or 0.0,
-                                   classifier_run=str(classifier.run_dir) if scale else None)  # fmt: skip
-            key = _sample_and_eval(b, train, config, classifier.key if scale else None, ref, preset, user)
+            key = _sample_and_eval(b, model, config, loads["classifier"].key if scale else None, ref, preset, user)
             b.slots.append(Slot("guidance", guidance_key(cond, scale), "all", seed, key))
 
 
@@ -412,6 +455,7 @@ def manifest(p: Plan) -> dict[str, Any]:
             "run": model.key.split(":", 1)[1],
             "run_hash": model.hash if isinstance(model, TrainStage) else None,
             "sample_tag": sample.config.tag(),
+            "train_steps": sample.config.milestone,
         })  # fmt: skip
     return {
         "format": 1,
@@ -420,6 +464,7 @@ def manifest(p: Plan) -> dict[str, Any]:
         "seeds": p.seeds,
         "dataset": p.dataset,
         "milestones": list(p.preset.milestones),
+        "evidence_steps": p.preset.evidence_steps,
         "slots": slots,
     }
 
@@ -431,5 +476,5 @@ def _relative(path: Path, root: Path) -> str:
         return str(path)
 
 
-__all__ = ["TABLES", "GUIDANCE_SCALES", "Plan", "Slot", "Stage", "ReferenceStage", "TrainStage", "LoadStage",
+__all__ = ["TABLES", "Plan", "Slot", "Stage", "ReferenceStage", "TrainStage", "LoadStage",
            "SampleStage", "EvalStage", "parse_tables", "plan", "manifest", "MANIFEST_NAME"]  # fmt: skip

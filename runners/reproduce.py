@@ -123,8 +123,8 @@ def _run_reference(stage: ReferenceStage, preset: Preset, device: str, reporter:
 
     reporter.log(f"building the reference batch {stage.path.name} from {stage.build_dataset} (whole training set)")
     dataset = open_dataset(stage.build_dataset, preset.resolution, preset.channels, class_cond=False)
-    extractor = build_extractor(preset.extractor, ExtractorOptions(device=device))
-    build_reference(dataset, extractor, stage.path, num_images=preset.reference_images, log=reporter.log)
+    extractor = build_extractor(preset.evaluation.extractor, ExtractorOptions(device=device))
+    build_reference(dataset, extractor, stage.path, num_images=preset.evaluation.reference_images, log=reporter.log)
 
 
 def _run_load(stage: LoadStage, out: Path, reporter: Reporter) -> Path:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from runners.presets import PRESETS
+
 
 def _default_device() -> str:
     import torch
@@ -16,7 +18,7 @@ def _default_device() -> str:
 
 
 @click.command()
-@click.option("--preset", "preset_name", type=click.Choice(["smoke", "fmnist", "paper"]), default="smoke",
+@click.option("--preset", "preset_name", type=click.Choice(list(PRESETS)), default="smoke",
               show_default=True, help="Scale of the reproduction (see docs/PRESETS.md).")
 @click.option("--tables", "tables_text", default="1,2,3,guidance", show_default=True, metavar="LIST",
               help="Tables to reproduce: any of 1,2,3,guidance (or 'all').")

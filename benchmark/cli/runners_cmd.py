@@ -21,13 +21,16 @@ def _reporter(quiet: bool):  # noqa: ANN202 - a benchmark.progress.Reporter
 
 def _preset_config(name: str, data: str | None, seed: int):  # noqa: ANN202 - a RunConfig
     """The Table 1 baseline row of a reproduction preset (runners.presets), at the preset's milestones."""
+    from benchmark.data.registry import dataset_num_classes
+    from benchmark.paper import TABLE1
     from runners import presets
 
     preset = presets.get_preset(name)
     dataset = data or preset.dataset
     if dataset is None:
         raise click.UsageError(f"preset {name!r} has no built-in dataset; pass --data")
-    return presets.run_config(preset, presets.ArchSetting(), dataset, tuple(preset.milestones), seed)
+    num_classes = dataset_num_classes(dataset, preset.resolution) if preset.class_cond else None
+    return presets.run_config(preset, TABLE1[0].arch, dataset, tuple(preset.milestones), seed, num_classes)
 
 
 def _run_training(config_path: Path | None, preset: str | None, data: str | None, seed: int, out: Path,
@@ -51,7 +54,9 @@ def _run_training(config_path: Path | None, preset: str | None, data: str | None
         dataset = data or p.dataset
         if dataset is None:
             raise click.UsageError(f"preset {preset!r} has no built-in dataset; pass --data")
-        config = presets.classifier_run_config(p, dataset, seed)
+        from benchmark.data.registry import dataset_num_classes
+
+        config = presets.classifier_run_config(p, dataset, seed, dataset_num_classes(dataset, p.resolution))
     wanted = RunConfig if kind == "diffusion" else ClassifierRunConfig
     if not isinstance(config, wanted):
         other = "admbench train-classifier" if kind == "diffusion" else "admbench train"

@@ -41,3 +41,12 @@ def open_dataset(
         return NpzImageDataset(path, resolution, channels)
     raise InputError(f"unknown dataset; use '{FASHION_MNIST}', '{FASHION_MNIST}:test', an image folder or a .npz file",
                      spec)  # fmt: skip
+
+
+def dataset_num_classes(spec: str, resolution: int) -> int:
+    """The number of classes of a dataset (0 when it has no labels); Fashion-MNIST's without reading its files."""
+    if spec == FASHION_MNIST or spec.startswith(FASHION_MNIST + ":"):
+        from benchmark.data.fashion_mnist import NUM_CLASSES
+
+        return NUM_CLASSES
+    return open_dataset(spec, resolution, class_cond=True).num_classes

@@ -13,7 +13,8 @@ from benchmark.errors import InputError
 from runners import checkpointing as ckpt
 from runners.config import ClassifierRunConfig, RunConfig
 from runners.plan import TABLES, EvalStage, LoadStage, SampleStage, TrainStage, parse_tables, plan
-from runners.presets import PAPER, PRESETS, SMOKE, TABLE1_SETTINGS, TABLE2_SETTINGS, run_config
+from benchmark.paper import TABLE1, TABLE2
+from runners.presets import CPU, PAPER, PRESETS, SMOKE, run_config
 from runners.rundir import config_hash
 
 
@@ -24,15 +25,33 @@ def _trains(p) -> list[TrainStage]:
 def test_smoke_plan_shares_identical_runs(tmp_path: Path) -> None:
     p = plan(SMOKE, TABLES, 1, tmp_path)
     trains = _trains(p)
-    # 7 (Table 1) + 7 (Table 2) + 1 new (Table 3: AdaGN = Table 2's 64-channels-per-head row)
-    # + 1 unconditional model + 1 classifier (the conditional guidance model is Table 3's AdaGN run).
-    assert len(trains) == 17
+    # 7 (Table 1) + 6 new (Table 2: its 4-heads row is Table 1's combined row once 160 and 128 channels both map
+    # to 32) + 1 new (Table 3: AdaGN = Table 2's 64-channels-per-head row) + 1 unconditional model
+    # + 1 classifier (the conditional guidance model is Table 3's AdaGN run).
+    assert len(trains) == 16
     assert len({s.key for s in p.stages}) == len(p.stages)
-    assert len({t.hash for t in trains}) == 17
-    by_cell = {(s.table, s.row, s.column): s.eval_key for s in p.slots}
-    assert by_cell[("3", "adagn", "fid")] == by_cell[("2", "head-channels64", "fid")]
-    assert by_cell[("guidance", "cond-noguidance", "all")] == by_cell[("3", "adagn", "fid")]
+    assert len({t.hash for t in trains}) == 16
+    model_of = {(s.table, s.row, s.column): p.stage(p.stage(s.eval_key).sample).model for s in p.slots}
+    assert model_of[("3", "adagn", "fid")] == model_of[("2", "head-channels64", "fid")]
+    assert model_of[("guidance", "cond-noguidance", "all")] == model_of[("3", "adagn", "fid")]
+    assert model_of[("2", "heads4", "fid")] == model_of[("1", "combined", "m2")]
+    assert model_of[("guidance", "uncond-noguidance", "all")] != model_of[("guidance", "cond-noguidance", "all")]
+    # A shared run trains to the last step any of its rows needs and keeps the earlier ones as milestones.
+    shared = p.stage(model_of[("3", "adagn", "fid")])
+    assert shared.config.train.milestones == tuple(sorted({SMOKE.table2_steps, SMOKE.table3_steps,
+                                                            SMOKE.guidance.steps}))  # fmt: skip
+    combined = p.stage(model_of[("1", "combined", "m2")])
+    assert combined.config.train.milestones == tuple(sorted({*SMOKE.milestones, SMOKE.table2_steps}))
+    # The smoke preset's unconditional model is shorter than the conditional one, and samples its own last step.
+    uncond = p.stage(model_of[("guidance", "uncond-noguidance", "all")])
+    assert uncond.config.train.milestones == (SMOKE.guidance.uncond_steps,)
+    uncond_eval = next(s.eval_key for s in p.slots if s.row == "uncond-noguidance")
+    assert p.stage(p.stage(uncond_eval).sample).config.milestone == SMOKE.guidance.uncond_steps
     assert len(p.slots) == 14 + 7 + 2 + 6
+    # Where two tables sample the same run at the same step with the same settings, one evaluation fills both.
+    cpu = plan(CPU, TABLES, 1, tmp_path)
+    by_cell = {(s.table, s.row, s.column): s.eval_key for s in cpu.slots}
+    assert by_cell[("3", "adagn", "fid")] == by_cell[("2", "head-channels64", "fid")]
     classifiers = [t for t in trains if isinstance(t.config, ClassifierRunConfig)]
     assert len(classifiers) == 1
     # The classifier trains before any guided sample, and every sample follows its model.
@@ -54,18 +73,22 @@ def test_seeds_multiply_the_runs(tmp_path: Path) -> None:
 
 
 def test_rows_map_the_paper_settings(tmp_path: Path) -> None:
-    base = run_config(SMOKE, TABLE1_SETTINGS["baseline"], "fashion-mnist", (40, 60), 0)
-    deep = run_config(SMOKE, TABLE1_SETTINGS["channels128-depth4"], "fashion-mnist", (40, 60), 0)
-    multi = run_config(SMOKE, TABLE1_SETTINGS["multires-attention"], "fashion-mnist", (40, 60), 0)
-    assert (base.unet.model_channels, deep.unet.model_channels) == (64, 32)
+    rows = {r.key: r.arch for r in TABLE1}
+    base = run_config(SMOKE, rows["baseline"], "fashion-mnist", (40, 60), 0, 10)
+    deep = run_config(SMOKE, rows["channels128-depth4"], "fashion-mnist", (40, 60), 0, 10)
+    multi = run_config(SMOKE, rows["multires-attention"], "fashion-mnist", (40, 60), 0, 10)
+    assert (base.unet.model_channels, deep.unet.model_channels) == (32, 32)
+    assert base.unet.num_classes == 10 and run_config(SMOKE, rows["baseline"], "fashion-mnist", (40,), 0, None).unet.num_classes is None
     assert (base.unet.num_res_blocks, deep.unet.num_res_blocks) == (1, 2)
     # Attention by position: the paper's 16 px is the second-lowest level (8 px here), 32,16,8 the lowest three.
     assert base.unet.attention_resolutions == (8,)
     assert multi.unet.attention_resolutions == (16, 8, 4)
-    paper = run_config(PAPER, TABLE1_SETTINGS["multires-attention"], "/data/in128", (700_000, 1_200_000), 0)
+    paper = run_config(PAPER, rows["multires-attention"], "/data/in128", (700_000, 1_200_000), 0, 1000)
     assert paper.unet.attention_resolutions == (32, 16, 8)
     assert paper.unet.model_channels == 160 and paper.train.batch_size == 256 and paper.train.ema_rates == (0.9999,)
-    hc = run_config(SMOKE, TABLE2_SETTINGS["head-channels32"], "fashion-mnist", (60,), 0)
+    # The paper preset keeps ADM's EMA exactly (no warm-up) and fp16 with loss scaling.
+    assert paper.train.ema_warmup is False and paper.train.precision.value == "fp16"
+    hc = run_config(SMOKE, next(r.arch for r in TABLE2 if r.key == "head-channels32"), "fashion-mnist", (60,), 0, 10)
     assert hc.unet.num_head_channels == 8  # 32 x (32 / 128): the paper's heads per level are kept
 
 
@@ -74,9 +97,10 @@ def test_status_follows_the_filesystem(tmp_path: Path) -> None:
     train = _trains(p)[0]
     assert train.status() == "pending"
     (train.run_dir / "checkpoints").mkdir(parents=True)
-    ckpt.state_path(train.run_dir, 20).write_bytes(b"x")
-    assert train.status() == "partial (step 20/40)"
-    ckpt.state_path(train.run_dir, 40).write_bytes(b"x")
+    last = SMOKE.table3_steps
+    ckpt.state_path(train.run_dir, last // 2).write_bytes(b"x")
+    assert train.status() == f"partial (step {last // 2}/{last})"
+    ckpt.state_path(train.run_dir, last).write_bytes(b"x")
     assert train.status() == "done"
     ev = next(s for s in p.stages if isinstance(s, EvalStage))
     assert ev.status() == "pending"
@@ -123,7 +147,7 @@ def test_bad_input() -> None:
         parse_tables("1,5")
     result = CliRunner().invoke(main, ["reproduce", "--preset", "paper", "--out", "/nonexistent/x"])
     assert result.exit_code == 2 and "--data" in result.output
-    assert set(PRESETS) == {"smoke", "fmnist", "paper"}
+    assert set(PRESETS) == {"smoke", "cpu", "fmnist", "paper"}
 
 
 def test_presets_doc_is_in_sync_with_the_code() -> None:

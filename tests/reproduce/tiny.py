@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runners.presets import SMOKE, Preset
+from runners.presets import SMOKE, Evaluation, Preset
 
 
 def make_reference(path: Path) -> Path:
@@ -25,28 +25,23 @@ def make_reference(path: Path) -> Path:
 
 
 def tiny_preset(reference: Path) -> Preset:
+    train = dataclasses.replace(SMOKE.train, batch_size=4, checkpoint_every=1, log_every=1)
+    sample = dataclasses.replace(SMOKE.sample, num_samples=16, batch_size=16, respacing="2")
+    classifier = dataclasses.replace(SMOKE.guidance.classifier, train=dataclasses.replace(
+        SMOKE.guidance.classifier.train, batch_size=4, milestones=(2,), checkpoint_every=1, log_every=1))  # fmt: skip
     return dataclasses.replace(
         SMOKE,
         name="tiny-test",
         resolution=8,
-        channel_mult=(1, 1, 1),
-        widths=((160, 32), (128, 32)),
+        network=dataclasses.replace(SMOKE.network, channel_mult=(1, 1, 1), widths=((160, 32), (128, 32))),
+        train=train,
         milestones=(2, 3),
-        batch_size=4,
-        checkpoint_every=1,
-        log_every=1,
-        num_samples=16,
-        sample_batch_size=16,
-        respacing="ddim2",
-        extractor="random-cnn-test",
-        reference=str(reference),
-        bootstrap=5,
-        guidance_milestone=2,
-        guidance_num_samples=16,
-        guidance_respacing="ddim2",
-        guidance_resolution=8,
-        classifier_steps=2,
-        classifier_batch_size=4,
+        table2_steps=2,
+        table3_steps=2,
+        sample=sample,
+        evaluation=Evaluation("random-cnn-test", str(reference), 10_000, 5),
+        guidance=dataclasses.replace(SMOKE.guidance, steps=2, sample=sample, classifier=classifier),
+        evidence_steps=0,
     )
 
 
