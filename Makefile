@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: reproduce test demo perf clean
+.PHONY: reproduce test demo perf gpu-check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,5 +31,12 @@ demo: $(STAMP)
 perf: $(STAMP)
 	$(PY) cli.py perf
 
+# On a machine with one CUDA GPU (at most 8 minutes): the CUDA tests, perf on the GPU, and the smoke preset timed.
+gpu-check: $(STAMP)
+	$(PY) -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'gpu-check needs a CUDA GPU')"
+	OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -q -m cuda -rs
+	$(PY) cli.py perf --section inception --section models --section diffusion
+	/usr/bin/time -f "smoke preset on the GPU: %e s wall" $(PY) cli.py reproduce --preset smoke --device cuda --out reproduction-gpu
+
 clean:
-	rm -rf $(VENV) demo reproduction .pytest_cache
+	rm -rf $(VENV) demo reproduction reproduction-gpu .pytest_cache

@@ -186,12 +186,18 @@ def _common_notes(all_results: list[dict[str, Any]], seeds: int, differences: bo
     return notes
 
 
-def _short_note(results: list[dict[str, Any]], evidence_steps: int) -> list[str]:
-    steps = _steps(results)
-    if evidence_steps and steps is not None and steps < evidence_steps:
-        return [f"Too short to mean anything: these rows trained {steps} steps, fewer than the {evidence_steps} this "
-                "preset needs before a row's FID says more about the architecture than about its initialisation."]  # fmt: skip
-    return []
+def _short_note(named: list[tuple[str, list[dict[str, Any]]]], evidence_steps: int) -> list[str]:
+    """Names the rows trained fewer than the preset's `evidence_steps` (nothing is judged from them)."""
+    trained = [(name, _steps(res)) for name, res in named if _steps(res) is not None]
+    short = [(name, steps) for name, steps in trained if evidence_steps and steps < evidence_steps]  # type: ignore[operator]
+    if not short:
+        return []
+    which = ("every row" if len(short) == len(trained)
+             else "rows " + ", ".join(f"`{name}`" for name, _ in short))  # fmt: skip
+    steps = sorted({int(s) for _, s in short})  # type: ignore[arg-type]
+    return [f"Too short to mean anything: {which} trained {'/'.join(map(str, steps))} steps, fewer than the "
+            f"{evidence_steps} this preset needs before a row says more about the architecture than about its "
+            "initialisation; no claim is judged from them."]  # fmt: skip
 
 
 def _title(base: str, all_results: list[dict[str, Any]]) -> str:
@@ -217,6 +223,7 @@ def table1(results: Results, milestones: tuple[int, int], seeds: int, evidence_s
     p1, p2 = (milestone_label(m) for m in TABLE1_MILESTONES)
     base = {c: estimate(results.get(("1", TABLE1[0].key, c), []), "fid") for c in ("m1", "m2")}
     records, md_rows, everything, pending = [], [], [], 0
+    named: list[tuple[str, list[dict[str, Any]]]] = []
     for i, row in enumerate(TABLE1):
         settings = table1_cells(row)
         record: dict[str, Any] = {"row": row.key, **dict(zip(TABLE1_SETTING_COLUMNS, settings))}
@@ -242,6 +249,7 @@ def table1(results: Results, milestones: tuple[int, int], seeds: int, evidence_s
             record[f"Paper FID {plabel} absolute"] = paper_abs
             md += [_ours(shown, i > 0, bool(sig)), _fmt_ci(shown, i > 0), _fmt(paper, i > 0)]
         everything += cell_results
+        named.append((row.key, cell_results))
         record.update(_provenance(cell_results))
         records.append(record)
         md_rows.append(tuple(md))
@@ -249,7 +257,7 @@ def table1(results: Results, milestones: tuple[int, int], seeds: int, evidence_s
                f"FID {l2}", f"FID {l2} 95% CI", f"Paper FID {p2}")  # fmt: skip
     notes = _common_notes(everything, seeds, differences=True) + _pending_note(pending)
     notes.append(f"Milestones: ours {l1} / {l2} training steps; the paper's {p1} / {p2} iterations.")
-    notes += _short_note(everything, evidence_steps)
+    notes += _short_note(named, evidence_steps)
     return Table("table1", _title("Table 1: architecture ablation (FID at two milestones)", everything), pd.DataFrame.from_records(records),
                  columns, tuple(md_rows), tuple(notes))  # fmt: skip
 
@@ -262,9 +270,11 @@ def table2(results: Results, seeds: int, evidence_steps: int = 0) -> Table:
     """Attention heads / channels per head (paper Table 2), rows 2-7 as differences from row 1."""
     base = estimate(results.get(("2", TABLE2[0].key, "fid"), []), "fid")
     records, md_rows, everything, pending = [], [], [], 0
+    named: list[tuple[str, list[dict[str, Any]]]] = []
     for i, row in enumerate(TABLE2):
         res = list(results.get(("2", row.key, "fid"), []))
         everything += res
+        named.append((row.key, res))
         absolute = estimate(res, "fid")
         shown = _relative(absolute, base, i == 0)
         sig = _significant(shown, i == 0)
@@ -277,7 +287,7 @@ def table2(results: Results, seeds: int, evidence_steps: int = 0) -> Table:
             **_provenance(res),
         })  # fmt: skip
         md_rows.append((heads, head_channels, _ours(shown, i > 0, bool(sig)), _fmt_ci(shown, i > 0), _fmt(row.fid, i > 0)))
-    notes = _common_notes(everything, seeds, differences=True) + _pending_note(pending) + _short_note(everything, evidence_steps)
+    notes = _common_notes(everything, seeds, differences=True) + _pending_note(pending) + _short_note(named, evidence_steps)
     return Table("table2", _title("Table 2: attention heads and channels per head (FID)", everything), pd.DataFrame.from_records(records),
                  ("Number of heads", "Channels per head", "FID", "FID 95% CI", "Paper FID"), tuple(md_rows),
                  tuple(notes))  # fmt: skip
@@ -287,9 +297,11 @@ def table3(results: Results, seeds: int, evidence_steps: int = 0) -> Table:
     """AdaGN vs Addition + GroupNorm (paper Table 3); both rows absolute, the second with its difference."""
     records, md_rows, everything, pending = [], [], [], 0
     base = estimate(results.get(("3", TABLE3[0].key, "fid"), []), "fid")
+    named: list[tuple[str, list[dict[str, Any]]]] = []
     for i, row in enumerate(TABLE3):
         res = list(results.get(("3", row.key, "fid"), []))
         everything += res
+        named.append((row.key, res))
         value = estimate(res, "fid")
         diff = None if i == 0 or value is None or base is None else difference(value, base)
         sig = _significant(diff, i == 0)
@@ -304,7 +316,7 @@ def table3(results: Results, seeds: int, evidence_steps: int = 0) -> Table:
                         _fmt_ci(diff, True), _fmt(row.fid), paper_diff))  # fmt: skip
     notes = _common_notes(everything, seeds, differences=False) + _pending_note(pending)
     notes.append(f"Difference: Addition + GroupNorm minus AdaGN, with the paired 95% interval; `{SIGNIFICANT}`: it excludes zero.")
-    notes += _short_note(everything, evidence_steps)
+    notes += _short_note(named, evidence_steps)
     return Table("table3", _title("Table 3: AdaGN vs Addition + GroupNorm (FID)", everything), pd.DataFrame.from_records(records),
                  ("Operation", "FID", "FID 95% CI", "Difference", "Difference 95% CI", "Paper FID", "Paper difference"),
                  tuple(md_rows), tuple(notes))  # fmt: skip
@@ -330,11 +342,13 @@ def guidance(results: Results, scales: Sequence[float], seeds: int, evidence_ste
     Each guided row's values are marked where they differ significantly from the same model without guidance."""
     records, md_rows, everything, pending = [], [], [], 0
     shown_metrics = (*GUIDANCE_METRICS, *GUIDANCE_EXTRA)
+    named: list[tuple[str, list[dict[str, Any]]]] = []
     for cond, scale in guidance_rows(scales):
         key = guidance_key(cond, scale)
         res = list(results.get(("guidance", key, "all"), []))
         unguided = list(results.get(("guidance", guidance_key(cond, None), "all"), []))
         everything += res
+        named.append((key, res))
         paper = published_guidance(cond, scale)
         marks = (CHECK if cond else CROSS, CROSS if scale is None else CHECK, DASH if scale is None else f"{scale:.1f}")
         record: dict[str, Any] = {"row": key, "Conditional": marks[0], "Guidance": marks[1], "Scale": marks[2]}
@@ -370,7 +384,7 @@ def guidance(results: Results, scales: Sequence[float], seeds: int, evidence_ste
                  "classes).")  # fmt: skip
     notes.append("Paper: ImageNet 256x256, models trained for 2M iterations, 250 sampling steps, 50k samples; "
                  "empty paper cells are scales the paper did not report.")  # fmt: skip
-    notes += _short_note(everything, evidence_steps)
+    notes += _short_note(named, evidence_steps)
     return Table("guidance", _title("Classifier guidance (paper Table 4)", everything), pd.DataFrame.from_records(records), columns,
                  tuple(md_rows), tuple(notes))  # fmt: skip
 

@@ -180,3 +180,19 @@ def test_report_cli(tmp_path: Path) -> None:
 def test_missing_manifest_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError):
         render_report(tmp_path)
+
+
+def test_rows_trained_too_short_are_named_in_the_table_notes() -> None:
+    from reports.tables import guidance
+
+    results = {}
+    for cond in (False, True):
+        for scale in (None, 10.0):
+            steps = 450 if cond else 150
+            results[("guidance", guidance_key(cond, scale), "all")] = [_metrics(30.0, (29.0, 31.0), "r", {"milestone": steps})]
+    notes = " ".join(guidance(results, (10.0,), 1, evidence_steps=300).notes)
+    assert "Too short to mean anything: rows `uncond-noguidance`, `uncond-g10` trained 150 steps" in notes
+    assert "`cond-" not in notes.split("Too short")[1]
+    assert "Too short" not in " ".join(guidance(results, (10.0,), 1, evidence_steps=100).notes)
+    every = " ".join(guidance(results, (10.0,), 1, evidence_steps=1000).notes)
+    assert "every row trained 150/450 steps, fewer than the 1000" in every
