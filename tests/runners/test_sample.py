@@ -19,6 +19,7 @@ from benchmark.diffusion.gaussian import GaussianDiffusion
 from benchmark.diffusion.rng import SampleRNG
 from benchmark.diffusion.sampling import ddim_sample_loop
 from benchmark.errors import InputError
+from benchmark.models.config import Precision
 from benchmark.models.unet import UNet
 from runners import checkpointing
 from runners import sample as sample_mod
@@ -239,3 +240,12 @@ def test_released_classifier_guides_a_released_model(tmp_path):
     assert images.shape == (2, 64, 64, 3) and np.array_equal(labels, [0, 1])
     info = json.loads((archive.parent / "sample.json").read_text())
     assert info["classifier"]["sha256"] and info["run"]["kind"] == "gd-checkpoint" and info["milestone"] is None
+
+
+def test_bf16_archive_is_independent_of_batch_size(runs, tmp_path):
+    """Under bf16 autocast too, each sample depends only on its own seed and label, not on its batch-mates."""
+    config = dict(num_samples=6, sampler="ddpm", respacing="6", precision=Precision.BF16)
+    whole = sample(_copy(runs["cond"], tmp_path / "a"), SampleConfig(batch_size=6, **config), shard_size=6)
+    parts = sample(_copy(runs["cond"], tmp_path / "b"), SampleConfig(batch_size=4, **config), shard_size=6)
+    for a, b in zip(_load(whole), _load(parts)):
+        assert np.array_equal(a, b)
