@@ -182,7 +182,8 @@ def evaluate_archives(
         boot = bootstrap_metrics(
             BootstrapInputs(pool=np.asarray(sample_feats.pool), ref_mu=ref_stats[0], ref_sigma=ref_stats[1],
                             probs=softmax(sample_feats.logits), is_split_size=settings.is_split_size,
-                            precision_flags=flags, cover=cover, recall=recall, correct=correct),
+                            precision_flags=flags, cover=cover, fid=metrics["fid"], recall=recall,
+                            correct=correct),
             bootstrap, device=settings.device)  # fmt: skip
         extra = {"ci95": {k: list(v) for k, v in boot.intervals.items()}, "bootstrap": boot.to_dict()}
     return {

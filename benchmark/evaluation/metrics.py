@@ -228,28 +228,6 @@ def coverage_matrix(
     return flags.cpu().numpy(), cover
 
 
-def bootstrap_fid_interval(
-    sample_features: np.ndarray,
-    ref_mu: np.ndarray,
-    ref_sigma: np.ndarray,
-    num_resamples: int = 200,
-    confidence: float = 0.95,
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-) -> tuple[float, float]:
-    """Percentile bootstrap interval for FID, resampling sample features with replacement (reference fixed)."""
-    rng = np.random.default_rng(seed)
-    x = np.asarray(sample_features, dtype=np.float64)
-    values = []
-    for _ in range(num_resamples):
-        idx = rng.integers(0, len(x), size=len(x))
-        xb = x[idx]
-        values.append(frechet_distance(xb.mean(axis=0), np.cov(xb, rowvar=False), ref_mu, ref_sigma, device=device))
-    alpha = (1.0 - confidence) / 2.0
-    lo, hi = np.quantile(values, [alpha, 1.0 - alpha])
-    return float(lo), float(hi)
-
-
 __all__ = [
     "frechet_distance",
     "trace_sqrt_product",
@@ -259,6 +237,5 @@ __all__ = [
     "manifold_radii",
     "precision_recall",
     "coverage_matrix",
-    "bootstrap_fid_interval",
 ]
 

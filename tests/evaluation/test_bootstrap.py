@@ -58,13 +58,17 @@ def test_replicates_are_each_metric_of_the_resampled_set(feats):
     probs = softmax(logits)
     correct = probs.argmax(1) == labels
     recall = float(cover.any(1).mean())
+    fid = _fid(sample.astype(np.float64), mu, sigma)
     settings = BootstrapSettings(resamples=30, seed=4)
-    result = bootstrap_metrics(BootstrapInputs(sample, mu, sigma, probs, 5000, flags, cover, recall, correct), settings)
+    result = bootstrap_metrics(BootstrapInputs(sample, mu, sigma, probs, 5000, flags, cover, fid, recall, correct),
+                               settings)  # fmt: skip
     idx = resample_indices(len(sample), settings)
     assert idx.shape == (30, 40)
     reps = result.replicates
     s64 = sample.astype(np.float64)
-    assert reps["fid"] == pytest.approx([_fid(s64[i], mu, sigma) for i in idx], rel=1e-6, abs=1e-8)
+    raw_fid = np.array([_fid(s64[i], mu, sigma) for i in idx])
+    assert reps["fid"] == pytest.approx(raw_fid - raw_fid.mean() + fid, rel=1e-6, abs=1e-8)
+    assert raw_fid.mean() > fid  # the resampling bias the centring removes
     assert reps["inception_score"] == pytest.approx([_is(probs[i].astype(np.float64)) for i in idx], rel=1e-5)
     assert reps["precision"] == pytest.approx([flags[i].mean() for i in idx])
     assert reps["label_accuracy"] == pytest.approx([correct[i].mean() for i in idx])
