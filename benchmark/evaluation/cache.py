@@ -1,4 +1,5 @@
-"""HDF5 cache of extracted features, keyed by archive fingerprint + extractor name + weights sha256 + backend.
+"""HDF5 cache of extracted features, keyed by archive fingerprint + extractor name + weights sha256 + backend,
+and of a reference's k-NN radii (precision / recall) under the same key plus k and the distance arithmetic.
 
 A cache file is trusted only when every identity attribute matches and the arrays have the expected shapes;
 anything else (corrupt file, other extractor, truncated arrays) is deleted and rebuilt. Files are written to a
@@ -91,6 +92,40 @@ class FeatureCache:
                 f.attrs["complete"] = 1
                 f.attrs["admbench_version"] = __version__
         self.partial_path(key).unlink(missing_ok=True)
+
+
+    def radii_path(self, key: CacheKey, k: int, arithmetic: str) -> Path:
+        return self.root / "radii" / f"{key.digest()}-k{k}-{arithmetic}.h5"
+
+    def load_radii(self, key: CacheKey, k: int, arithmetic: str) -> np.ndarray | None:
+        """Cached k-NN radii of the features under `key` (None when absent; a mismatching file is removed)."""
+        path = self.radii_path(key, k, arithmetic)
+        if not path.exists():
+            return None
+        try:
+            with h5py.File(path, "r") as f:
+                if not _attrs_match(f, key) or int(f.attrs["k"]) != k or _text(f.attrs["arithmetic"]) != arithmetic:
+                    raise ValueError("identity mismatch")
+                radii = f["radii"][...]
+            if radii.shape != (key.num_images,) or not np.isfinite(radii).all() or (radii < 0).any():
+                raise ValueError("bad radii")
+            return radii.astype(np.float32, copy=False)
+        except Exception:  # never trusted when anything is off: recomputed
+            path.unlink(missing_ok=True)
+            return None
+
+    def store_radii(self, key: CacheKey, k: int, arithmetic: str, radii: np.ndarray) -> None:
+        with atomic_path(self.radii_path(key, k, arithmetic), suffix=".h5") as tmp:
+            with h5py.File(tmp, "w") as f:
+                f.create_dataset("radii", data=np.asarray(radii, dtype=np.float32))
+                f.attrs.update(key.attrs())
+                f.attrs["k"] = k
+                f.attrs["arithmetic"] = arithmetic
+                f.attrs["admbench_version"] = __version__
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class PartialFeatures:

@@ -7,15 +7,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from benchmark import __version__
 from benchmark.errors import InputError
 from benchmark.evaluation.bootstrap import BootstrapInputs, BootstrapSettings, bootstrap_metrics
-from benchmark.evaluation.cache import FeatureCache
+from benchmark.evaluation.cache import CacheKey, FeatureCache
 from benchmark.evaluation.extract import extract_features
-from benchmark.evaluation.metrics import coverage_matrix, frechet_distance, inception_score, precision_recall, softmax
+from benchmark.evaluation.metrics import (
+    coverage_matrix,
+    frechet_distance,
+    inception_score,
+    manifold_radii,
+    precision_recall,
+    softmax,
+)
 from benchmark.evaluation.stats import mean_and_covariance
-from benchmark.extractors.base import FeatureExtractor
+from benchmark.extractors.base import ExtractorInfo, FeatureExtractor
 from benchmark.io.npz import ArchiveInfo, inspect_archive, read_labels, read_small_array
 from benchmark.progress import QuietReporter, Reporter
 
@@ -82,6 +90,21 @@ def _stored_stats(path: Path, dims: tuple[int, int], extractor_name: str) -> dic
             raise InputError(f"stored {key} contains NaN or inf", path)
         out[key] = arr.astype(np.float64)
     return out
+
+
+def _reference_radii(pool: np.ndarray, ref_info: ArchiveInfo, info: ExtractorInfo, settings: EvalSettings,
+                     cache: FeatureCache | None) -> np.ndarray | None:  # fmt: skip
+    """The reference's k-NN radii from the cache (computed and stored on a miss); None without a cache."""
+    if cache is None:
+        return None
+    key = CacheKey.of(ref_info.fast_key, ref_info.num_images, info)
+    arithmetic = "fp32" if settings.pr_exact_fp32 else "fp16ref"
+    radii = cache.load_radii(key, settings.k, arithmetic)
+    if radii is None:
+        features = torch.as_tensor(np.asarray(pool, dtype=np.float32), device=settings.device)
+        radii = manifold_radii(features, settings.k, settings.pr_block_size, settings.pr_exact_fp32).cpu().numpy()
+        cache.store_radii(key, settings.k, arithmetic, radii)
+    return radii
 
 
 def package_versions() -> dict[str, str]:
@@ -158,14 +181,15 @@ def evaluate_archives(
         "fid": frechet_distance(*sample_stats, *ref_stats, device=settings.device),
         "sfid": frechet_distance(*sample_stats_s, *ref_stats_s, device=settings.device),
     }
+    radii = _reference_radii(ref_feats.pool, ref_info, info, settings, cache)
     if bootstrap is None:
         precision, recall = precision_recall(ref_feats.pool, sample_feats.pool, k=settings.k,
                                              block_size=settings.pr_block_size, exact_fp32=settings.pr_exact_fp32,
-                                             device=settings.device)  # fmt: skip
+                                             device=settings.device, ref_radii=radii)  # fmt: skip
     else:  # the same arithmetic, keeping the per-sample flags and the cover matrix for the bootstrap
         flags, cover = coverage_matrix(ref_feats.pool, sample_feats.pool, k=settings.k,
                                        block_size=settings.pr_block_size, exact_fp32=settings.pr_exact_fp32,
-                                       device=settings.device)  # fmt: skip
+                                       device=settings.device, ref_radii=radii)  # fmt: skip
         precision, recall = float(flags.mean()), float(cover.any(axis=1).mean())
     metrics["precision"] = precision
     metrics["recall"] = recall

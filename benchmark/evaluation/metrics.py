@@ -176,6 +176,16 @@ def _coverage(
     return ref_in, sample_in
 
 
+def _ref_radii(ref: torch.Tensor, given: np.ndarray | None, k: int, block_size: int, exact_fp32: bool) -> torch.Tensor:
+    """The reference's k-NN radii: `given` (e.g. cached by the evaluator; checked for shape) or computed."""
+    if given is None:
+        return manifold_radii(ref, k, block_size, exact_fp32)
+    radii = torch.as_tensor(np.asarray(given, dtype=np.float32), device=ref.device)
+    if radii.shape != (ref.shape[0],):
+        raise ValueError(f"reference radii must have shape ({ref.shape[0]},), got {tuple(radii.shape)}")
+    return radii
+
+
 def precision_recall(
     ref_features: np.ndarray,
     sample_features: np.ndarray,
@@ -183,6 +193,7 @@ def precision_recall(
     block_size: int = 10000,
     exact_fp32: bool = False,
     device: str | torch.device = "cpu",
+    ref_radii: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """Improved precision and recall (Kynkaanniemi et al. 2019) with k-NN radii, as the reference evaluator.
 
@@ -194,9 +205,9 @@ def precision_recall(
     sample = torch.as_tensor(np.asarray(sample_features, dtype=np.float32), device=device)
     if ref.ndim != 2 or sample.ndim != 2 or ref.shape[1] != sample.shape[1]:
         raise ValueError(f"feature arrays must be [N, D] with equal D, got {tuple(ref.shape)} and {tuple(sample.shape)}")
-    ref_radii = manifold_radii(ref, k, block_size, exact_fp32)
+    radii = _ref_radii(ref, ref_radii, k, block_size, exact_fp32)
     sample_radii = manifold_radii(sample, k, block_size, exact_fp32)
-    ref_in, sample_in = _coverage(ref, ref_radii, sample, sample_radii, block_size, exact_fp32)
+    ref_in, sample_in = _coverage(ref, radii, sample, sample_radii, block_size, exact_fp32)
     precision = float(sample_in.double().mean())
     recall = float(ref_in.double().mean())
     return precision, recall
@@ -209,12 +220,13 @@ def coverage_matrix(
     block_size: int = 10000,
     exact_fp32: bool = False,
     device: str | torch.device = "cpu",
+    ref_radii: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-sample precision flags [n] and the recall cover matrix [m, n] (reference j inside sample i's ball),
     with `precision_recall`'s arithmetic: precision = flags.mean(), recall = cover.any(1).mean()."""
     ref = torch.as_tensor(np.asarray(ref_features, dtype=np.float32), device=device)
     sample = torch.as_tensor(np.asarray(sample_features, dtype=np.float32), device=device)
-    ref_radii = manifold_radii(ref, k, block_size, exact_fp32)
+    ref_radii = _ref_radii(ref, ref_radii, k, block_size, exact_fp32)
     sample_radii = manifold_radii(sample, k, block_size, exact_fp32)
     cover = np.zeros((ref.shape[0], sample.shape[0]), dtype=bool)
     flags = torch.zeros(sample.shape[0], dtype=torch.bool, device=ref.device)

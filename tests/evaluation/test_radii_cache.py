@@ -1,0 +1,79 @@
+"""The reference's k-NN radii are cached beside its features: same numbers, recomputed when anything is off."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+from benchmark.evaluation import evaluate as evaluate_mod
+from benchmark.evaluation.cache import CacheKey, FeatureCache
+from benchmark.evaluation.demo import gratings, write_archive
+from benchmark.evaluation.evaluate import EvalSettings, evaluate_archives
+from benchmark.evaluation.metrics import manifold_radii
+from benchmark.extractors.base import ExtractorOptions
+from benchmark.extractors.registry import build_extractor
+from benchmark.io.npz import inspect_archive
+
+
+@pytest.fixture()
+def setup(tmp_path):
+    ref = write_archive(tmp_path / "ref.npz", gratings(40, 16, seed=3))
+    sample = write_archive(tmp_path / "sample.npz", gratings(30, 16, seed=4, contrast=0.6))
+    extractor = build_extractor("random-cnn-test", ExtractorOptions())
+    return ref, sample, extractor, FeatureCache(tmp_path / "cache")
+
+
+def _radii_files(cache: FeatureCache):
+    return sorted((cache.root / "radii").glob("*.h5"))
+
+
+def test_cached_radii_give_the_uncached_numbers(setup, monkeypatch):
+    ref, sample, extractor, cache = setup
+    plain = evaluate_archives(ref, sample, extractor, EvalSettings())
+    first = evaluate_archives(ref, sample, extractor, EvalSettings(), cache)
+    assert len(_radii_files(cache)) == 1
+    calls = {"n": 0}
+    real = evaluate_mod.manifold_radii
+
+    def counting(*args, **kwargs):
+        calls["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate_mod, "manifold_radii", counting)
+    second = evaluate_archives(ref, sample, extractor, EvalSettings(), cache)
+    assert calls["n"] == 0  # the reference's radii came from the cache
+    for key in ("precision", "recall"):
+        assert plain[key] == first[key] == second[key]
+    # fp32 distances are another arithmetic: another entry.
+    evaluate_archives(ref, sample, extractor, EvalSettings(pr_exact_fp32=True), cache)
+    assert len(_radii_files(cache)) == 2 and calls["n"] == 1
+
+
+def test_a_tampered_radii_file_is_recomputed(setup):
+    ref, sample, extractor, cache = setup
+    expected = evaluate_archives(ref, sample, extractor, EvalSettings(), cache)
+    (path,) = _radii_files(cache)
+    with h5py.File(path, "r+") as f:
+        f["radii"][0] = np.nan
+    assert evaluate_archives(ref, sample, extractor, EvalSettings(), cache)["recall"] == expected["recall"]
+    info = inspect_archive(ref)
+    key = CacheKey.of(info.fast_key, info.num_images, extractor.info)
+    stored = cache.load_radii(key, 3, "fp16ref")
+    assert stored is not None and np.isfinite(stored).all()
+    with h5py.File(path, "r+") as f:
+        f.attrs["k"] = 5  # written for another k: not trusted
+    assert cache.load_radii(key, 3, "fp16ref") is None and not path.exists()
+
+
+def test_radii_of_the_wrong_length_are_refused():
+    import torch
+
+    from benchmark.evaluation.metrics import precision_recall
+
+    rng = np.random.default_rng(0)
+    ref, sample = rng.normal(size=(20, 4)), rng.normal(size=(10, 4))
+    radii = manifold_radii(torch.as_tensor(ref, dtype=torch.float32)).numpy()
+    assert precision_recall(ref, sample, ref_radii=radii) == precision_recall(ref, sample)
+    with pytest.raises(ValueError, match="reference radii"):
+        precision_recall(ref, sample, ref_radii=radii[:-1])
