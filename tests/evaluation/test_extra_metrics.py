@@ -152,3 +152,11 @@ def test_fd_infinity_removes_the_small_sample_bias() -> None:
 def test_fd_infinity_rejects_too_few_samples() -> None:
     with pytest.raises(ValueError, match="at least 3 samples"):
         fd_infinity(np.zeros(2), np.eye(2), np.zeros((2, 2)))
+
+
+def test_perf_baselines_compute_the_same_quantities() -> None:
+    from benchmark.perf.evaluation import _numpy_density_coverage, _numpy_kid, inception_like_features
+
+    ref, sample = inception_like_features(300, seed=1, dim=64)
+    assert _numpy_kid(ref, sample, 4, 100) == pytest.approx(kid(ref, sample, 4, 100).value, rel=1e-9)
+    assert _numpy_density_coverage(ref, sample) == pytest.approx(density_coverage(ref, sample), abs=1e-6)
