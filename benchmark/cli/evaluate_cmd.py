@@ -25,6 +25,7 @@ def run_evaluation(
     pr_exact_fp32: bool,
     quiet: bool,
     compile_network: bool = False,
+    selection: object | None = None,
 ) -> dict:
     """Build the extractor and evaluate; shared by `evaluate` and `demo`."""
     from benchmark.distributed import init_from_env
@@ -55,7 +56,7 @@ def run_evaluation(
     )
     cache = FeatureCache(cache_root) if use_cache else None
     reporter = make_reporter(quiet or not world.is_main)
-    return evaluate_archives(ref, sample, extractor, settings, cache, reporter)
+    return evaluate_archives(ref, sample, extractor, settings, cache, reporter, selection=selection)
 
 
 def _emit(result: dict, fmt: str, output: Path | None) -> None:
@@ -106,11 +107,19 @@ def _with_common(fn):
 @click.option("--compile", "compile_network", is_flag=True,
               help="torch.compile the Inception network body (torch backend; pays off on GPUs for large archives; "
                    "recorded as backend `torch+compile`).")
+@click.option("--metrics", "metric_names", default="fid,sfid,is,pr", show_default=True, metavar="LIST",
+              help="Comma-separated metrics: fid,sfid,is,pr (the paper's, always computed) and the extras kid, "
+                   "density_coverage, fid_per_class, label_accuracy, fd_inf.")
+@click.option("--kid-subsets", type=click.IntRange(min=1), default=100, show_default=True,
+              help="KID: number of random subsets.")
+@click.option("--kid-subset-size", type=click.IntRange(min=2), default=1000, show_default=True,
+              help="KID: rows per subset (capped at the smaller archive).")
 @_with_common
 def evaluate(
     ref: Path, sample: Path, extractor: str, backend: str, inception: Path | None, recompute_ref_stats: bool,
-    pr_exact_fp32: bool, compile_network: bool, fmt: str, output: Path | None, device: str, batch_size: int,
-    quiet: bool, cache_dir: Path | None, no_cache: bool,
+    pr_exact_fp32: bool, compile_network: bool, metric_names: str, kid_subsets: int, kid_subset_size: int,
+    fmt: str, output: Path | None, device: str, batch_size: int, quiet: bool, cache_dir: Path | None,
+    no_cache: bool,
 ) -> None:
     """Inception Score, FID, sFID, precision and recall of SAMPLE against REF (.npz archives, `arr_0` uint8 NHWC).
 
@@ -124,10 +133,14 @@ def evaluate(
       torchrun --nproc_per_node=8 cli.py evaluate ref.npz sample.npz --device cuda
       admbench evaluate reference_stats/fmnist16-fmnist-cnn.npz out/runs/RUN --extractor fmnist-cnn
     """
+    from benchmark.evaluation.selection import parse_metrics
+
+    selection = parse_metrics(metric_names, kid_subsets, kid_subset_size)
     if compile_network and backend != "torch":
         raise click.BadParameter("--compile applies to the torch backend only", param_hint="--compile")
     if sample.is_dir():
-        for flag, given in (("--recompute-ref-stats", recompute_ref_stats), ("--pr-exact-fp32", pr_exact_fp32)):
+        for flag, given in (("--recompute-ref-stats", recompute_ref_stats), ("--pr-exact-fp32", pr_exact_fp32),
+                            ("--metrics", bool(selection.extras))):
             if given:
                 raise click.BadParameter(f"{flag} is not supported when SAMPLE is a run directory (its metrics files "
                                          "use the paper's settings); evaluate the archive file instead",
@@ -137,7 +150,7 @@ def evaluate(
         return
     result = run_evaluation(
         ref, sample, extractor, backend, inception, device, batch_size, cache_dir, not no_cache,
-        recompute_ref_stats, pr_exact_fp32, quiet, compile_network,
+        recompute_ref_stats, pr_exact_fp32, quiet, compile_network, selection,
     )
     from benchmark.distributed import current_world
 

@@ -22,6 +22,8 @@ from benchmark.evaluation.metrics import (
     precision_recall,
     softmax,
 )
+from benchmark.evaluation.selection import (EXTRA_LABELS, SCALAR_KEYS, MetricSelection, compute_extras,
+                                            required_labels)
 from benchmark.evaluation.stats import mean_and_covariance
 from benchmark.extractors.base import ExtractorInfo, FeatureExtractor
 from benchmark.io.npz import ArchiveInfo, inspect_archive, read_labels, read_small_array
@@ -131,6 +133,7 @@ def evaluate_archives(
     cache: FeatureCache | None = None,
     reporter: Reporter | None = None,
     bootstrap: BootstrapSettings | None = None,
+    selection: MetricSelection | None = None,
 ) -> dict[str, object]:
     """Compute Inception Score, FID, sFID, precision and recall of SAMPLE against REF.
 
@@ -139,7 +142,8 @@ def evaluate_archives(
     REF's images. When the extractor's logits are a dataset's classes (`label_space`) and SAMPLE holds labels,
     `label_accuracy` is the fraction of samples whose argmax logit is their label. With `bootstrap`, every
     metric but sFID gets a percentile interval (`ci95`) and its stored replicates (`bootstrap`), from the
-    features already extracted. Returns a JSON-ready dict: the metrics plus everything needed to reproduce them.
+    features already extracted. `selection` adds the extra metrics it names (KID, density/coverage, per-class
+    FID, label accuracy, FD-infinity; benchmark/evaluation/selection.py). Returns a JSON-ready dict: the metrics plus everything needed to reproduce them.
     """
     reporter = reporter or QuietReporter()
     ref_path, sample_path = Path(ref_path), Path(sample_path)
@@ -149,8 +153,12 @@ def evaluate_archives(
     for p, n in ((ref_path, ref_info.num_images), (sample_path, sample_info.num_images)):
         if n < settings.k + 1:
             raise InputError(f"holds {n} images; precision/recall with k={settings.k} needs at least {settings.k + 1}", p)
-    labels = read_labels(sample_path) if info.label_space is not None else None
-    if labels is not None and (labels.min(initial=0) < 0 or labels.max(initial=0) >= info.logits_dim):
+    selection = selection or MetricSelection()
+    wants_labels = "fid_per_class" in selection.extras or "label_accuracy" in selection.extras
+    labels = read_labels(sample_path) if info.label_space is not None or wants_labels else None
+    ref_labels = read_labels(ref_path) if "fid_per_class" in selection.extras else None
+    required_labels(selection, info, ref_path, sample_path, ref_labels, labels)
+    if labels is not None and info.label_space is not None and (labels.min(initial=0) < 0 or labels.max(initial=0) >= info.logits_dim):
         raise InputError(f"labels must lie in [0, {info.logits_dim}) for extractor {info.name} ({info.label_space} "
                          f"classes), got {labels.min()}..{labels.max()}", sample_path)  # fmt: skip
     stored = None
@@ -196,11 +204,21 @@ def evaluate_archives(
     names = {k: METRIC_LABELS[k] if info.reference_inception else f"{METRIC_LABELS[k]} ({info.name})"
              for k in METRIC_KEYS}  # fmt: skip
     correct = None
-    if labels is not None:
+    if labels is not None and info.label_space is not None:
         correct = np.argmax(sample_feats.logits, axis=1) == labels
         metrics["label_accuracy"] = float(correct.mean())
         names["label_accuracy"] = f"{LABEL_ACCURACY_LABEL} ({info.label_space} classes, {info.name})"
     extra: dict[str, object] = {}
+    if selection.extras:
+        reporter.log(f"computing {', '.join(selection.extras)}")
+        metrics.update(compute_extras(selection, np.asarray(ref_feats.pool), np.asarray(sample_feats.pool), ref_stats,
+                                      ref_labels, labels, settings.k, settings.pr_block_size, settings.device))
+        for name in selection.extras:
+            for key in SCALAR_KEYS[name]:
+                if key != "label_accuracy":
+                    names[key] = EXTRA_LABELS[key] if info.reference_inception else f"{EXTRA_LABELS[key]} ({info.name})"
+        extra["metric_selection"] = selection.to_dict()
+        extra["extra_metric_keys"] = [k for n in selection.extras for k in SCALAR_KEYS[n]]
     if bootstrap is not None:
         reporter.log(f"bootstrap: {bootstrap.resamples} resamples")
         boot = bootstrap_metrics(

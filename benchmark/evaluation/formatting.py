@@ -22,7 +22,13 @@ def _caveat(result: dict) -> str | None:
 
 
 def _rows(result: dict) -> list[tuple[str, float]]:
-    return [(result["metric_names"][k], float(result[k])) for k in METRIC_KEYS]
+    rows = [(result["metric_names"][k], float(result[k])) for k in METRIC_KEYS]
+    # Extra metrics requested with --metrics (a per-class FID mean is absent when no class had 2+ of each).
+    return rows + [(result["metric_names"][k], float(result[k])) for k in _extra_keys(result)]
+
+
+def _extra_keys(result: dict) -> list[str]:
+    return [k for k in result.get("extra_metric_keys", []) if result.get(k) is not None]
 
 
 def render(result: dict, fmt: str) -> str:
@@ -34,7 +40,7 @@ def render(result: dict, fmt: str) -> str:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(["metric", "value", "extractor", "weights_sha256", "reference_images", "sample_images"])
-        for k in METRIC_KEYS:
+        for k in (*METRIC_KEYS, *_extra_keys(result)):
             writer.writerow(
                 [k, repr(float(result[k])), ex["name"], ex["weights_sha256"],
                  result["reference"]["num_images"], result["sample"]["num_images"]]

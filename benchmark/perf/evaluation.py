@@ -53,6 +53,30 @@ def _numpy_pr(ref: np.ndarray, sample: np.ndarray, k: int = 3) -> tuple[float, f
     return float((d <= r_ref[:, None]).any(0).mean()), float((d <= r_sam[None, :]).any(1).mean())
 
 
+def _numpy_kid(ref: np.ndarray, sample: np.ndarray, subsets: int, size: int, seed: int = 2020) -> float:
+    """Plain numpy KID: float64 kernel matrices per subset, the unbiased MMD^2 with masked diagonals."""
+    rng = np.random.RandomState(seed)
+    d, values = ref.shape[1], []
+    for _ in range(subsets):
+        x = ref[rng.choice(len(ref), size, replace=False)].astype(np.float64)
+        y = sample[rng.choice(len(sample), size, replace=False)].astype(np.float64)
+        kxx, kyy, kxy = ((x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3, (x @ y.T / d + 1) ** 3)
+        off = ~np.eye(size, dtype=bool)
+        values.append(kxx[off].mean() + kyy[off].mean() - 2 * kxy.mean())
+    return float(np.mean(values))
+
+
+def _numpy_density_coverage(ref: np.ndarray, sample: np.ndarray, k: int = 5) -> tuple[float, float]:
+    """Plain numpy density/coverage: full fp32 distance matrices and np.partition (no blocking)."""
+
+    def d2(a, b):
+        return np.maximum((a * a).sum(1)[:, None] - 2 * a @ b.T + (b * b).sum(1)[None, :], 0)
+
+    radius = np.partition(d2(ref, ref), k, axis=1)[:, k]
+    hit = d2(ref, sample) < radius[:, None]
+    return float(hit.sum() / (k * len(sample))), float(hit.any(1).mean())
+
+
 _RSS_SCRIPT = """
 import json, resource, sys, time
 import numpy as np
@@ -103,6 +127,27 @@ def run(quick: bool) -> list[PerfRow]:
     rows.append(PerfRow(SECTION, f"precision/recall {n}x{n}, d=2048", t_ours, t_np, "s", False, "plain numpy fp32",
                         f"ours (fp16 reference arithmetic) P,R={p_ours[0]:.4f},{p_ours[1]:.4f}; numpy fp32 "
                         f"P,R={p_np[0]:.4f},{p_np[1]:.4f}"))
+
+    from benchmark.evaluation.extra_metrics import density_coverage, kid
+
+    subsets = 10 if quick else 100
+    t0 = time.perf_counter()
+    k_ours = kid(ref, sample, subsets=subsets, subset_size=1000)
+    t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    k_np = _numpy_kid(ref, sample, subsets, 1000)
+    t_np = time.perf_counter() - t0
+    rows.append(PerfRow(SECTION, f"KID {n}x{n}, {subsets} subsets of 1000, d=2048", t_ours, t_np, "s", False,
+                        "plain numpy float64", f"KID {k_ours.value:.6g} vs {k_np:.6g}"))
+    t0 = time.perf_counter()
+    dc_ours = density_coverage(ref, sample)
+    t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    dc_np = _numpy_density_coverage(ref, sample)
+    t_np = time.perf_counter() - t0
+    rows.append(PerfRow(SECTION, f"density/coverage {n}x{n}, k=5, d=2048", t_ours, t_np, "s", False,
+                        "plain numpy fp32", f"density,coverage {dc_ours[0]:.4f},{dc_ours[1]:.4f} vs "
+                        f"{dc_np[0]:.4f},{dc_np[1]:.4f}"))
 
     count = 500 if quick else 4000
     res = 64 if quick else 128

