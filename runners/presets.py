@@ -324,7 +324,7 @@ CPU = Preset(
     train=_CPU_TRAIN,
     milestones=(400, 800),
     table2_steps=400,
-    table3_steps=400,
+    table3_steps=1000,  # the guidance models' steps: Table 3's AdaGN row is the conditional guidance model
     sample=_CPU_SAMPLE,
     evaluation=Evaluation("fmnist-cnn", _FMNIST_REFERENCE.format(res=16), 10_000, 200),
     guidance=GuidancePreset(

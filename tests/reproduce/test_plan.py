@@ -49,9 +49,15 @@ def test_smoke_plan_shares_identical_runs(tmp_path: Path) -> None:
     assert p.stage(p.stage(uncond_eval).sample).config.milestone == SMOKE.guidance.uncond_steps
     assert len(p.slots) == 14 + 7 + 2 + 6
     # Where two tables sample the same run at the same step with the same settings, one evaluation fills both.
+    by_cell = {(s.table, s.row, s.column): s.eval_key for s in p.slots}
+    assert by_cell[("1", "combined", "m1")] == by_cell[("2", "heads4", "fid")]  # both at step 10
     cpu = plan(CPU, TABLES, 1, tmp_path)
-    by_cell = {(s.table, s.row, s.column): s.eval_key for s in cpu.slots}
-    assert by_cell[("3", "adagn", "fid")] == by_cell[("2", "head-channels64", "fid")]
+    cpu_cells = {(s.table, s.row, s.column): s.eval_key for s in cpu.slots}
+    assert cpu_cells[("1", "combined", "m1")] == cpu_cells[("2", "heads4", "fid")]  # both at step 400
+    # The cpu preset's Table 3 AdaGN row samples the conditional guidance model at its last step.
+    cpu_model = {k: cpu.stage(cpu.stage(e).sample).model for k, e in cpu_cells.items()}
+    assert cpu_model[("3", "adagn", "fid")] == cpu_model[("guidance", "cond-noguidance", "all")]
+    assert cpu.stage(cpu.stage(cpu_cells[("3", "adagn", "fid")]).sample).config.milestone == CPU.guidance.steps
     classifiers = [t for t in trains if isinstance(t.config, ClassifierRunConfig)]
     assert len(classifiers) == 1
     # The classifier trains before any guided sample, and every sample follows its model.
