@@ -286,7 +286,7 @@ _FMNIST_REFERENCE = "reference_stats/fmnist-train-{res}x{res}x1-fmnist-cnn.npz"
 SMOKE = Preset(
     name="smoke",
     summary="Fashion-MNIST 16x16 on 2 CPU cores in under 10 minutes: the conditional guidance model and the "
-    "classifier train long enough to make garments; every other row trains a few dozen steps and only shows "
+    "classifier train long enough to make garments; every other row trains 10 to 150 steps and only shows "
     "that its variant runs (the report marks those rows as too short).",
     dataset="fashion-mnist",
     resolution=16,
