@@ -19,6 +19,8 @@ class Reporter(Protocol):
 
     def log(self, message: str) -> None: ...
 
+    def warn(self, message: str) -> None: ...
+
 
 @dataclass
 class _PlainTask:
@@ -55,9 +57,12 @@ class PlainReporter:
     def log(self, message: str) -> None:
         print(message, file=self._stream, flush=True)
 
+    def warn(self, message: str) -> None:
+        print(f"warning: {message}", file=self._stream, flush=True)
+
 
 class QuietReporter:
-    """No output."""
+    """No progress output; warnings still go to stderr (one line each)."""
 
     @contextmanager
     def task(self, description: str, total: int | None, unit: str = "img") -> Iterator[Task]:
@@ -69,6 +74,9 @@ class QuietReporter:
 
     def log(self, message: str) -> None:
         pass
+
+    def warn(self, message: str) -> None:
+        print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 class RichReporter:
@@ -110,9 +118,12 @@ class RichReporter:
     def log(self, message: str) -> None:
         self._console.print(message, highlight=False)
 
+    def warn(self, message: str) -> None:
+        self._console.print(f"warning: {message}", style="yellow", highlight=False, markup=False, soft_wrap=True)
+
 
 def make_reporter(quiet: bool) -> Reporter:
-    """Rich bars on an interactive stderr, plain lines otherwise, nothing when quiet."""
+    """Rich bars on an interactive stderr, plain lines otherwise, only warnings when quiet."""
     if quiet:
         return QuietReporter()
     if sys.stderr.isatty():

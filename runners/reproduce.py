@@ -83,6 +83,9 @@ class _PlanProgress:
     def log(self, message: str) -> None:
         self._progress.console.print(message, highlight=False)
 
+    def warn(self, message: str) -> None:
+        self._progress.console.print(f"warning: {message}", highlight=False, markup=False)
+
 
 @contextmanager
 def _display(rich: bool, total: float, fallback: Reporter) -> Iterator[tuple[Reporter, Any]]:
