@@ -12,8 +12,8 @@ import torch
 from benchmark import __version__
 from benchmark.errors import InputError
 from benchmark.evaluation.bootstrap import BootstrapInputs, BootstrapSettings, bootstrap_metrics
-from benchmark.evaluation.cache import CacheKey, FeatureCache
-from benchmark.evaluation.extract import extract_features
+from benchmark.evaluation.cache import CacheKey, CacheUnusable, FeatureCache
+from benchmark.evaluation.extract import archive_sha256, extract_features
 from benchmark.evaluation.metrics import (
     coverage_matrix,
     frechet_distance,
@@ -64,13 +64,14 @@ class EvalSettings:
         }
 
 
-def _archive_meta(info: ArchiveInfo, cache_hit: bool) -> dict[str, object]:
+def _archive_meta(info: ArchiveInfo, sha256: str, cache_hit: bool) -> dict[str, object]:
     return {
         "path": str(info.path),
         "num_images": info.num_images,
         "resolution": [info.height, info.width],
         "channels": info.channels,
         "fingerprint": info.fast_key,
+        "sha256": sha256,
         "features_from_cache": cache_hit,
     }
 
@@ -94,18 +95,23 @@ def _stored_stats(path: Path, dims: tuple[int, int], extractor_name: str) -> dic
     return out
 
 
-def _reference_radii(pool: np.ndarray, ref_info: ArchiveInfo, info: ExtractorInfo, settings: EvalSettings,
-                     cache: FeatureCache | None) -> np.ndarray | None:  # fmt: skip
-    """The reference's k-NN radii from the cache (computed and stored on a miss); None without a cache."""
+def _reference_radii(pool: np.ndarray, ref_sha256: str, ref_info: ArchiveInfo, info: ExtractorInfo,
+                     settings: EvalSettings, cache: FeatureCache | None,
+                     reporter: Reporter) -> np.ndarray | None:  # fmt: skip
+    """The reference's k-NN radii from the cache (computed and stored on a miss); None without a usable cache."""
     if cache is None:
         return None
-    key = CacheKey.of(ref_info.fast_key, ref_info.num_images, info)
+    key = CacheKey.of(ref_sha256, ref_info.num_images, info)
     arithmetic = "fp32" if settings.pr_exact_fp32 else "fp16ref"
-    radii = cache.load_radii(key, settings.k, arithmetic)
-    if radii is None:
-        features = torch.as_tensor(np.asarray(pool, dtype=np.float32), device=settings.device)
-        radii = manifold_radii(features, settings.k, settings.pr_block_size, settings.pr_exact_fp32).cpu().numpy()
-        cache.store_radii(key, settings.k, arithmetic, radii)
+    try:
+        radii = cache.load_radii(key, settings.k, arithmetic)
+        if radii is None:
+            features = torch.as_tensor(np.asarray(pool, dtype=np.float32), device=settings.device)
+            radii = manifold_radii(features, settings.k, settings.pr_block_size, settings.pr_exact_fp32).cpu().numpy()
+            cache.store_radii(key, settings.k, arithmetic, radii)
+    except CacheUnusable as exc:
+        reporter.warn(f"{exc}; continuing without the radii cache for {ref_info.path.name}")
+        return None
     return radii
 
 
@@ -168,10 +174,12 @@ def evaluate_archives(
             raise InputError(f"has stored statistics but lacks {', '.join(missing)}", ref_path)
         stored = _stored_stats(ref_path, (info.pool_dim, info.spatial_dim), info.name)
 
-    ref_feats, ref_info, ref_hit = extract_features(ref_path, extractor, settings.batch_size, cache, reporter)
-    sample_feats, sample_info, sample_hit = extract_features(
-        sample_path, extractor, settings.batch_size, cache, reporter
-    )
+    # The archives' bytes are hashed now, on every evaluation: the cache key and the recorded provenance.
+    ref_sha256, sample_sha256 = archive_sha256(ref_path, reporter), archive_sha256(sample_path, reporter)
+    ref_feats, ref_info, ref_hit = extract_features(ref_path, extractor, settings.batch_size, cache, reporter,
+                                                    sha256=ref_sha256)  # fmt: skip
+    sample_feats, sample_info, sample_hit = extract_features(sample_path, extractor, settings.batch_size, cache,
+                                                             reporter, sha256=sample_sha256)  # fmt: skip
     if stored is not None:
         ref_stats = (stored["mu"], stored["sigma"])
         ref_stats_s = (stored["mu_s"], stored["sigma_s"])
@@ -189,7 +197,7 @@ def evaluate_archives(
         "fid": frechet_distance(*sample_stats, *ref_stats, device=settings.device),
         "sfid": frechet_distance(*sample_stats_s, *ref_stats_s, device=settings.device),
     }
-    radii = _reference_radii(ref_feats.pool, ref_info, info, settings, cache)
+    radii = _reference_radii(ref_feats.pool, ref_sha256, ref_info, info, settings, cache, reporter)
     if bootstrap is None:
         precision, recall = precision_recall(ref_feats.pool, sample_feats.pool, k=settings.k,
                                              block_size=settings.pr_block_size, exact_fp32=settings.pr_exact_fp32,
@@ -232,8 +240,8 @@ def evaluate_archives(
         **metrics,
         **extra,
         "metric_names": names,
-        "reference": {**_archive_meta(ref_info, ref_hit), "statistics": stats_source},
-        "sample": _archive_meta(sample_info, sample_hit),
+        "reference": {**_archive_meta(ref_info, ref_sha256, ref_hit), "statistics": stats_source},
+        "sample": _archive_meta(sample_info, sample_sha256, sample_hit),
         "extractor": info.to_dict(),
         "settings": settings.to_dict(),
         "definitions": {

@@ -121,14 +121,14 @@ def test_interrupted_extraction_resumes(archives, tmp_path, monkeypatch):
     cache = FeatureCache(tmp_path / "c")
     with pytest.raises(KeyboardInterrupt):
         extract.extract_features(ref, ex, 8, cache)
-    assert list((tmp_path / "c" / "features").glob("*.partial.h5"))
+    assert list((tmp_path / "c" / "features").glob("*.partial/*.h5"))
     seen = []
     ex.extract = lambda images: (seen.append(len(images)), original(images))[1]
     feats, info, hit = extract.extract_features(ref, ex, 8, cache)
     assert not hit and sum(seen) == 120 - 32  # 4 batches of 8 were checkpointed before the interrupt
     full = original(np.load(ref)["arr_0"])
     np.testing.assert_allclose(feats.pool, full.pool, rtol=1e-6)
-    assert not list((tmp_path / "c" / "features").glob("*.partial.h5"))
+    assert not list((tmp_path / "c" / "features").glob("*.partial*"))
 
 
 @pytest.mark.parametrize("fmt", ["text", "csv", "markdown"])
