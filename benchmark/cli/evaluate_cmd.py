@@ -22,7 +22,7 @@ def run_evaluation(
     cache_dir: Path | None,
     use_cache: bool,
     recompute_ref_stats: bool,
-    pr_exact_fp32: bool,
+    pr_arithmetic: str,
     quiet: bool,
     compile_network: bool = False,
     selection: object | None = None,
@@ -30,6 +30,7 @@ def run_evaluation(
     """Build the extractor and evaluate; shared by `evaluate` and `demo`."""
     from benchmark.distributed import init_from_env
     from benchmark.evaluation.cache import FeatureCache
+    from benchmark.evaluation.distances import PRArithmetic
     from benchmark.evaluation.evaluate import EvalSettings, evaluate_archives
     from benchmark.extractors.base import ExtractorOptions
     from benchmark.extractors.registry import build_extractor
@@ -51,7 +52,7 @@ def run_evaluation(
     settings = EvalSettings(
         batch_size=batch_size,
         device=device,
-        pr_exact_fp32=pr_exact_fp32,
+        pr_arithmetic=PRArithmetic(pr_arithmetic),
         use_stored_ref_stats=not recompute_ref_stats,
     )
     cache = FeatureCache(cache_root) if use_cache else None
@@ -102,8 +103,9 @@ def _with_common(fn):
                    "[default: $ADMBENCH_INCEPTION, else the cache directory].")
 @click.option("--recompute-ref-stats", is_flag=True,
               help="Ignore mu/sigma stored in REF and compute them from REF's images.")
-@click.option("--pr-exact-fp32", is_flag=True,
-              help="Precision/recall distances in exact fp32 instead of the reference's fp16 arithmetic.")
+@click.option("--pr-arithmetic", type=click.Choice(["gpu-tf", "cpu-tf", "fp32"]), default="gpu-tf", show_default=True,
+              help="Precision/recall distance arithmetic: the reference evaluator's fp16 on TensorFlow-GPU (the "
+                   "paper's numbers), its bit-exact fp16 on TensorFlow-CPU, or exact fp32.")
 @click.option("--compile", "compile_network", is_flag=True,
               help="torch.compile the Inception network body (torch backend; pays off on GPUs for large archives; "
                    "recorded as backend `torch+compile`).")
@@ -117,7 +119,7 @@ def _with_common(fn):
 @_with_common
 def evaluate(
     ref: Path, sample: Path, extractor: str, backend: str, inception: Path | None, recompute_ref_stats: bool,
-    pr_exact_fp32: bool, compile_network: bool, metric_names: str, kid_subsets: int, kid_subset_size: int,
+    pr_arithmetic: str, compile_network: bool, metric_names: str, kid_subsets: int, kid_subset_size: int,
     fmt: str, output: Path | None, device: str, batch_size: int, quiet: bool, cache_dir: Path | None,
     no_cache: bool,
 ) -> None:
@@ -139,7 +141,7 @@ def evaluate(
     if compile_network and backend != "torch":
         raise click.BadParameter("--compile applies to the torch backend only", param_hint="--compile")
     if sample.is_dir():
-        for flag, given in (("--recompute-ref-stats", recompute_ref_stats), ("--pr-exact-fp32", pr_exact_fp32),
+        for flag, given in (("--recompute-ref-stats", recompute_ref_stats), ("--pr-arithmetic", pr_arithmetic != "gpu-tf"),
                             ("--metrics", bool(selection.extras))):
             if given:
                 raise click.BadParameter(f"{flag} is not supported when SAMPLE is a run directory (its metrics files "
@@ -150,7 +152,7 @@ def evaluate(
         return
     result = run_evaluation(
         ref, sample, extractor, backend, inception, device, batch_size, cache_dir, not no_cache,
-        recompute_ref_stats, pr_exact_fp32, quiet, compile_network, selection,
+        recompute_ref_stats, pr_arithmetic, quiet, compile_network, selection,
     )
     from benchmark.distributed import current_world
 
@@ -206,7 +208,7 @@ def demo(out: Path, fmt: str, output: Path | None, device: str, batch_size: int,
     ref, sample = make_demo_pair(out)
     result = run_evaluation(
         ref, sample, "random-cnn-test", "torch", None, device, batch_size, cache_dir or out / "cache",
-        not no_cache, False, False, quiet,
+        not no_cache, False, "gpu-tf", quiet,
     )
     _emit(result, "markdown" if fmt == "text" else fmt, output)
 

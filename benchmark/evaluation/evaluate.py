@@ -13,6 +13,7 @@ from benchmark import __version__
 from benchmark.errors import InputError
 from benchmark.evaluation.bootstrap import BootstrapInputs, BootstrapSettings, bootstrap_metrics
 from benchmark.evaluation.cache import CacheKey, CacheUnusable, FeatureCache
+from benchmark.evaluation.distances import PRArithmetic
 from benchmark.evaluation.extract import archive_sha256, extract_features
 from benchmark.evaluation.metrics import (
     coverage_matrix,
@@ -49,7 +50,7 @@ class EvalSettings:
     k: int = 3
     is_split_size: int = 5000
     pr_block_size: int = 10000
-    pr_exact_fp32: bool = False
+    pr_arithmetic: PRArithmetic = PRArithmetic.GPU_TF
     use_stored_ref_stats: bool = True
 
     def to_dict(self) -> dict[str, object]:
@@ -59,7 +60,7 @@ class EvalSettings:
             "k": self.k,
             "is_split_size": self.is_split_size,
             "pr_block_size": self.pr_block_size,
-            "pr_distance_arithmetic": "fp32" if self.pr_exact_fp32 else "fp16 (reference)",
+            "pr_arithmetic": self.pr_arithmetic.value,
             "use_stored_ref_stats": self.use_stored_ref_stats,
         }
 
@@ -102,12 +103,12 @@ def _reference_radii(pool: np.ndarray, ref_sha256: str, ref_info: ArchiveInfo, i
     if cache is None:
         return None
     key = CacheKey.of(ref_sha256, ref_info.num_images, info)
-    arithmetic = "fp32" if settings.pr_exact_fp32 else "fp16ref"
+    arithmetic = settings.pr_arithmetic.value
     try:
         radii = cache.load_radii(key, settings.k, arithmetic)
         if radii is None:
             features = torch.as_tensor(np.asarray(pool, dtype=np.float32), device=settings.device)
-            radii = manifold_radii(features, settings.k, settings.pr_block_size, settings.pr_exact_fp32).cpu().numpy()
+            radii = manifold_radii(features, settings.k, settings.pr_block_size, settings.pr_arithmetic).cpu().numpy()
             cache.store_radii(key, settings.k, arithmetic, radii)
     except CacheUnusable as exc:
         reporter.warn(f"{exc}; continuing without the radii cache for {ref_info.path.name}")
@@ -200,11 +201,11 @@ def evaluate_archives(
     radii = _reference_radii(ref_feats.pool, ref_sha256, ref_info, info, settings, cache, reporter)
     if bootstrap is None:
         precision, recall = precision_recall(ref_feats.pool, sample_feats.pool, k=settings.k,
-                                             block_size=settings.pr_block_size, exact_fp32=settings.pr_exact_fp32,
+                                             block_size=settings.pr_block_size, arithmetic=settings.pr_arithmetic,
                                              device=settings.device, ref_radii=radii)  # fmt: skip
     else:  # the same arithmetic, keeping the per-sample flags and the cover matrix for the bootstrap
         flags, cover = coverage_matrix(ref_feats.pool, sample_feats.pool, k=settings.k,
-                                       block_size=settings.pr_block_size, exact_fp32=settings.pr_exact_fp32,
+                                       block_size=settings.pr_block_size, arithmetic=settings.pr_arithmetic,
                                        device=settings.device, ref_radii=radii)  # fmt: skip
         precision, recall = float(flags.mean()), float(cover.any(axis=1).mean())
     metrics["precision"] = precision

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from benchmark.evaluation.distances import PRArithmetic
 from benchmark.evaluation.metrics import frechet_distance, manifold_radii, pairwise_sq_distances
 
 #----------------------------------------------------------------------------
@@ -76,13 +77,13 @@ def density_coverage(ref_features: np.ndarray, sample_features: np.ndarray, k: i
     if ref.ndim != 2 or sample.ndim != 2 or ref.shape[1] != sample.shape[1] or len(sample) == 0:
         raise ValueError(f"feature arrays must be non-empty [N, D] with equal D, got {tuple(ref.shape)} and "
                          f"{tuple(sample.shape)}")
-    radii = manifold_radii(ref, k, block_size, exact_fp32=True)  # squared; same order as the distances
+    radii = manifold_radii(ref, k, block_size, PRArithmetic.FP32)  # squared; same order as the distances
     inside = torch.zeros((), dtype=torch.float64, device=ref.device)
     covered = torch.zeros(len(ref), dtype=torch.bool, device=ref.device)
     for r0 in range(0, len(ref), block_size):
         r1 = r0 + block_size
         for c0 in range(0, len(sample), block_size):
-            hit = pairwise_sq_distances(ref[r0:r1], sample[c0 : c0 + block_size], exact_fp32=True) < radii[r0:r1, None]
+            hit = pairwise_sq_distances(ref[r0:r1], sample[c0 : c0 + block_size], PRArithmetic.FP32) < radii[r0:r1, None]
             inside += hit.sum(dtype=torch.float64)
             covered[r0:r1] |= hit.any(dim=1)
     return float(inside) / (k * len(sample)), float(covered.double().mean())

@@ -3,14 +3,15 @@
 Definitions follow guided-diffusion's `evaluations/evaluator.py` (the evaluator behind every number in the paper):
 FID and sFID are Frechet distances between Gaussian fits of features; IS is exp(E_x KL(p(y|x) || p(y))) over
 contiguous splits of 5000 bias-free softmax outputs; precision / recall are the k-NN manifold estimates of
-Kynkaanniemi et al. (2019) with k = 3, computed with the reference's fp16 distance arithmetic.
+Kynkaanniemi et al. (2019) with k = 3, computed in the reference's fp16 distance arithmetic (`distances.PRArithmetic`).
 """
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
+
+from benchmark.evaluation.distances import DistanceBlock, PRArithmetic, distance_block
 
 #----------------------------------------------------------------------------
 # Frechet distance (FID, sFID).
@@ -112,31 +113,32 @@ def inception_score(probs: np.ndarray, split_size: int = 5000) -> float:
 # Precision and recall (improved precision/recall, k-NN manifolds).
 
 
-def pairwise_sq_distances(u: torch.Tensor, v: torch.Tensor, exact_fp32: bool = False) -> torch.Tensor:
-    """Squared distances max(|u|^2 - 2 u.v + |v|^2, 0) between rows of u [M, D] and v [N, D], float32 result.
+def pairwise_sq_distances(
+    u: torch.Tensor, v: torch.Tensor, arithmetic: PRArithmetic = PRArithmetic.GPU_TF
+) -> torch.Tensor:
+    """Squared distances max(|u|^2 - 2 u.v + |v|^2, 0) between rows of u [M, D] and v [N, D], float32, every
+    entry exact in the given arithmetic (see `benchmark.evaluation.distances`)."""
+    block = distance_block(u, v, arithmetic)
+    block.exact_at(torch.ones_like(block.d, dtype=torch.bool))
+    return block.d
 
-    Default: the reference's arithmetic. Inputs are cast to fp16; squares, the norms (fp32 accumulation), the
-    product (fp32 accumulation, as cuBLAS/TF do for fp16 GEMMs) and each subtraction / addition are rounded to
-    fp16 (torch's fp16 element-wise ops round every result, on CPU and GPU). If any value of the block is not
-    finite (fp16 overflow), the whole block is recomputed in fp32, as the reference's tf.cond does.
-    `exact_fp32=True` skips the fp16 path.
-    """
-    u = u.to(torch.float32)
-    v = v.to(torch.float32)
-    if not exact_fp32:
-        u16, v16 = u.half(), v.half()
-        nu = (u16 * u16).float().sum(dim=1).half()
-        nv = (v16 * v16).float().sum(dim=1).half()
-        prod = (u16.float() @ v16.float().T).half()
-        d = (nu[:, None] - prod * 2) + nv[None, :]
-        if bool(torch.isfinite(d).all()):
-            return d.float().clamp_(min=0.0)
-    nu32, nv32 = (u * u).sum(dim=1), (v * v).sum(dim=1)
-    return (nu32[:, None] - 2.0 * (u @ v.T) + nv32[None, :]).clamp_(min=0.0)
+
+def _merge_smallest(best: torch.Tensor | None, block: DistanceBlock, count: int) -> torch.Tensor:
+    """The `count` smallest exact values per row of [best | block]: only the block's entries that can still be
+    among them (lower bound <= the count-th smallest upper bound) are made exact."""
+    hi = block.hi if best is None else torch.cat([best, block.hi], dim=1)
+    count = min(count, hi.shape[1])
+    threshold = torch.topk(hi, count, dim=1, largest=False).values[:, -1:]
+    block.exact_at(block.lo <= threshold)
+    cand = block.d if best is None else torch.cat([best, block.d], dim=1)
+    return torch.topk(cand, count, dim=1, largest=False).values
 
 
 def manifold_radii(
-    features: torch.Tensor, k: int = 3, block_size: int = 10000, exact_fp32: bool = False
+    features: torch.Tensor,
+    k: int = 3,
+    block_size: int = 10000,
+    arithmetic: PRArithmetic = PRArithmetic.GPU_TF,
 ) -> torch.Tensor:
     """Squared distance from each feature to its k-th nearest neighbour in its own set (index 0 is itself)."""
     n = features.shape[0]
@@ -147,12 +149,17 @@ def manifold_radii(
         rows = features[r0 : r0 + block_size]
         best = None  # running k+1 smallest distances per row, merged over column blocks
         for c0 in range(0, n, block_size):
-            d = pairwise_sq_distances(rows, features[c0 : c0 + block_size], exact_fp32)
-            cand = d if best is None else torch.cat([best, d], dim=1)
-            best = torch.topk(cand, min(k + 1, cand.shape[1]), dim=1, largest=False).values
+            best = _merge_smallest(best, distance_block(rows, features[c0 : c0 + block_size], arithmetic), k + 1)
         assert best is not None
         radii[r0 : r0 + block_size] = best[:, k]
     return radii
+
+
+def _exact_near(block: DistanceBlock, row_radii: torch.Tensor, col_radii: torch.Tensor) -> None:
+    """Make exact the entries whose ball membership (d <= a row's or a column's radius) the bounds leave open."""
+    open_row = (block.lo <= row_radii[:, None]) & (block.hi > row_radii[:, None])
+    open_col = (block.lo <= col_radii[None, :]) & (block.hi > col_radii[None, :])
+    block.exact_at(open_row | open_col)
 
 
 def _coverage(
@@ -161,7 +168,7 @@ def _coverage(
     sample: torch.Tensor,
     sample_radii: torch.Tensor,
     block_size: int,
-    exact_fp32: bool,
+    arithmetic: PRArithmetic,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Flags: ref[i] inside some sample ball (recall), sample[j] inside some ref ball (precision)."""
     ref_in = torch.zeros(ref.shape[0], dtype=torch.bool, device=ref.device)
@@ -170,20 +177,31 @@ def _coverage(
         r1 = r0 + block_size
         for c0 in range(0, sample.shape[0], block_size):
             c1 = c0 + block_size
-            d = pairwise_sq_distances(ref[r0:r1], sample[c0:c1], exact_fp32)  # rows: reference, as the reference
-            ref_in[r0:r1] |= (d <= sample_radii[None, c0:c1]).any(dim=1)
-            sample_in[c0:c1] |= (d <= ref_radii[r0:r1, None]).any(dim=0)
+            block = distance_block(ref[r0:r1], sample[c0:c1], arithmetic)  # rows: reference, as the reference
+            _exact_near(block, ref_radii[r0:r1], sample_radii[c0:c1])
+            ref_in[r0:r1] |= (block.d <= sample_radii[None, c0:c1]).any(dim=1)
+            sample_in[c0:c1] |= (block.d <= ref_radii[r0:r1, None]).any(dim=0)
     return ref_in, sample_in
 
 
-def _ref_radii(ref: torch.Tensor, given: np.ndarray | None, k: int, block_size: int, exact_fp32: bool) -> torch.Tensor:
+def _ref_radii(
+    ref: torch.Tensor, given: np.ndarray | None, k: int, block_size: int, arithmetic: PRArithmetic
+) -> torch.Tensor:
     """The reference's k-NN radii: `given` (e.g. cached by the evaluator; checked for shape) or computed."""
     if given is None:
-        return manifold_radii(ref, k, block_size, exact_fp32)
+        return manifold_radii(ref, k, block_size, arithmetic)
     radii = torch.as_tensor(np.asarray(given, dtype=np.float32), device=ref.device)
     if radii.shape != (ref.shape[0],):
         raise ValueError(f"reference radii must have shape ({ref.shape[0]},), got {tuple(radii.shape)}")
     return radii
+
+
+def _as_features(ref_features: np.ndarray, sample_features: np.ndarray, device: str | torch.device):
+    ref = torch.as_tensor(np.asarray(ref_features, dtype=np.float32), device=device)
+    sample = torch.as_tensor(np.asarray(sample_features, dtype=np.float32), device=device)
+    if ref.ndim != 2 or sample.ndim != 2 or ref.shape[1] != sample.shape[1]:
+        raise ValueError(f"feature arrays must be [N, D] with equal D, got {tuple(ref.shape)} and {tuple(sample.shape)}")
+    return ref, sample
 
 
 def precision_recall(
@@ -191,7 +209,7 @@ def precision_recall(
     sample_features: np.ndarray,
     k: int = 3,
     block_size: int = 10000,
-    exact_fp32: bool = False,
+    arithmetic: PRArithmetic = PRArithmetic.GPU_TF,
     device: str | torch.device = "cpu",
     ref_radii: np.ndarray | None = None,
 ) -> tuple[float, float]:
@@ -201,13 +219,10 @@ def precision_recall(
     inside at least one sample ball. A point is inside a ball when its squared distance is <= the ball's radius.
     Memory is O(block_size^2), so 50k x 50k runs in a few GB on CPU or GPU.
     """
-    ref = torch.as_tensor(np.asarray(ref_features, dtype=np.float32), device=device)
-    sample = torch.as_tensor(np.asarray(sample_features, dtype=np.float32), device=device)
-    if ref.ndim != 2 or sample.ndim != 2 or ref.shape[1] != sample.shape[1]:
-        raise ValueError(f"feature arrays must be [N, D] with equal D, got {tuple(ref.shape)} and {tuple(sample.shape)}")
-    radii = _ref_radii(ref, ref_radii, k, block_size, exact_fp32)
-    sample_radii = manifold_radii(sample, k, block_size, exact_fp32)
-    ref_in, sample_in = _coverage(ref, radii, sample, sample_radii, block_size, exact_fp32)
+    ref, sample = _as_features(ref_features, sample_features, device)
+    radii = _ref_radii(ref, ref_radii, k, block_size, arithmetic)
+    sample_radii = manifold_radii(sample, k, block_size, arithmetic)
+    ref_in, sample_in = _coverage(ref, radii, sample, sample_radii, block_size, arithmetic)
     precision = float(sample_in.double().mean())
     recall = float(ref_in.double().mean())
     return precision, recall
@@ -218,25 +233,25 @@ def coverage_matrix(
     sample_features: np.ndarray,
     k: int = 3,
     block_size: int = 10000,
-    exact_fp32: bool = False,
+    arithmetic: PRArithmetic = PRArithmetic.GPU_TF,
     device: str | torch.device = "cpu",
     ref_radii: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-sample precision flags [n] and the recall cover matrix [m, n] (reference j inside sample i's ball),
     with `precision_recall`'s arithmetic: precision = flags.mean(), recall = cover.any(1).mean()."""
-    ref = torch.as_tensor(np.asarray(ref_features, dtype=np.float32), device=device)
-    sample = torch.as_tensor(np.asarray(sample_features, dtype=np.float32), device=device)
-    ref_radii = _ref_radii(ref, ref_radii, k, block_size, exact_fp32)
-    sample_radii = manifold_radii(sample, k, block_size, exact_fp32)
+    ref, sample = _as_features(ref_features, sample_features, device)
+    ref_radii_t = _ref_radii(ref, ref_radii, k, block_size, arithmetic)
+    sample_radii = manifold_radii(sample, k, block_size, arithmetic)
     cover = np.zeros((ref.shape[0], sample.shape[0]), dtype=bool)
     flags = torch.zeros(sample.shape[0], dtype=torch.bool, device=ref.device)
     for r0 in range(0, ref.shape[0], block_size):
         r1 = r0 + block_size
         for c0 in range(0, sample.shape[0], block_size):
             c1 = c0 + block_size
-            d = pairwise_sq_distances(ref[r0:r1], sample[c0:c1], exact_fp32)
-            cover[r0:r1, c0:c1] = (d <= sample_radii[None, c0:c1]).cpu().numpy()
-            flags[c0:c1] |= (d <= ref_radii[r0:r1, None]).any(dim=0)
+            block = distance_block(ref[r0:r1], sample[c0:c1], arithmetic)
+            _exact_near(block, ref_radii_t[r0:r1], sample_radii[c0:c1])
+            cover[r0:r1, c0:c1] = (block.d <= sample_radii[None, c0:c1]).cpu().numpy()
+            flags[c0:c1] |= (block.d <= ref_radii_t[r0:r1, None]).any(dim=0)
     return flags.cpu().numpy(), cover
 
 
@@ -245,6 +260,7 @@ __all__ = [
     "trace_sqrt_product",
     "softmax",
     "inception_score",
+    "PRArithmetic",
     "pairwise_sq_distances",
     "manifold_radii",
     "precision_recall",

@@ -293,8 +293,8 @@ def test_run_directory_honours_backend_and_refuses_unsupported_flags(archives, t
     # The backend reaches the extractor (the random test CNN has no tf backend, so it is refused, not ignored).
     out = invoke(["evaluate", str(ref), str(run), *EXTRACTOR, "--backend", "tf"], tmp_path)
     assert out.exit_code == 2 and "no 'tf' backend" in out.output
-    for flag in ("--pr-exact-fp32", "--recompute-ref-stats"):
-        out = invoke(["evaluate", str(ref), str(run), *EXTRACTOR, flag], tmp_path)
+    for flag, args in (("--pr-arithmetic", ["--pr-arithmetic", "fp32"]), ("--recompute-ref-stats", ["--recompute-ref-stats"])):
+        out = invoke(["evaluate", str(ref), str(run), *EXTRACTOR, *args], tmp_path)
         assert out.exit_code == 2 and flag in out.output and "run directory" in out.output
     assert not (run / "metrics").exists()
     out = invoke(["evaluate", str(ref), str(run), *EXTRACTOR, "--no-cache"], tmp_path)

@@ -7,6 +7,7 @@ import pytest
 from scipy import linalg
 
 from benchmark.evaluation.bootstrap import BootstrapInputs, BootstrapSettings, bootstrap_metrics, resample_indices
+from benchmark.evaluation.distances import PRArithmetic
 from benchmark.evaluation.metrics import coverage_matrix, precision_recall, softmax
 
 K = 3
@@ -43,17 +44,17 @@ def feats():
 
 def test_coverage_matrix_is_the_definition_and_agrees_with_precision_recall(feats):
     ref, sample, _, _ = feats
-    flags, cover = coverage_matrix(ref, sample, k=K, exact_fp32=True)
+    flags, cover = coverage_matrix(ref, sample, k=K, arithmetic=PRArithmetic.FP32)
     d = _sq(ref, sample)
     assert np.array_equal(cover, d <= _radii(sample)[None, :])
     assert np.array_equal(flags, (d <= _radii(ref)[:, None]).any(0))
-    p, r = precision_recall(ref, sample, k=K, exact_fp32=True)
+    p, r = precision_recall(ref, sample, k=K, arithmetic=PRArithmetic.FP32)
     assert flags.mean() == pytest.approx(p) and cover.any(1).mean() == pytest.approx(r)
 
 
 def test_replicates_are_each_metric_of_the_resampled_set(feats):
     ref, sample, logits, labels = feats
-    flags, cover = coverage_matrix(ref, sample, k=K, exact_fp32=True)
+    flags, cover = coverage_matrix(ref, sample, k=K, arithmetic=PRArithmetic.FP32)
     mu, sigma = ref.mean(0).astype(np.float64), np.cov(ref.astype(np.float64), rowvar=False)
     probs = softmax(logits)
     correct = probs.argmax(1) == labels

@@ -5,6 +5,7 @@ import pytest
 import torch
 from scipy.spatial.distance import cdist
 
+from benchmark.evaluation.distances import PRArithmetic
 from benchmark.evaluation.metrics import pairwise_sq_distances, precision_recall
 
 
@@ -45,7 +46,7 @@ def features(n, seed, shift=0.0, dim=64):
 
 def test_exact_fp32_mode_matches_brute_force():
     ref, sample = features(300, 1), features(250, 2, shift=0.3)
-    ours = precision_recall(ref, sample, exact_fp32=True)
+    ours = precision_recall(ref, sample, arithmetic=PRArithmetic.FP32)
     assert ours == pytest.approx(brute_force_pr(ref, sample), abs=1e-9)
 
 
@@ -74,7 +75,7 @@ def test_fp16_and_fp32_agree_on_inception_like_features():
 
     ref, sample = inception_like_features(1500, seed=1)
     p16 = precision_recall(ref, sample)
-    p32 = precision_recall(ref, sample, exact_fp32=True)
+    p32 = precision_recall(ref, sample, arithmetic=PRArithmetic.FP32)
     assert p16 == pytest.approx(p32, abs=5e-3)
 
 

@@ -12,6 +12,7 @@ from benchmark.evaluation import evaluate as evaluate_mod
 from benchmark.evaluation.cache import CacheKey, FeatureCache
 from benchmark.evaluation.demo import gratings, write_archive
 from benchmark.evaluation.evaluate import EvalSettings, evaluate_archives
+from benchmark.evaluation.distances import PRArithmetic
 from benchmark.evaluation.metrics import manifold_radii
 from benchmark.extractors.base import ExtractorOptions
 from benchmark.extractors.registry import build_extractor
@@ -48,7 +49,7 @@ def test_cached_radii_give_the_uncached_numbers(setup, monkeypatch):
     for key in ("precision", "recall"):
         assert plain[key] == first[key] == second[key]
     # fp32 distances are another arithmetic: another entry.
-    evaluate_archives(ref, sample, extractor, EvalSettings(pr_exact_fp32=True), cache)
+    evaluate_archives(ref, sample, extractor, EvalSettings(pr_arithmetic=PRArithmetic.FP32), cache)
     assert len(_radii_files(cache)) == 2 and calls["n"] == 1
 
 
@@ -61,11 +62,11 @@ def test_a_tampered_radii_file_is_recomputed(setup):
     assert evaluate_archives(ref, sample, extractor, EvalSettings(), cache)["recall"] == expected["recall"]
     info = inspect_archive(ref)
     key = CacheKey.of(hashlib.sha256(ref.read_bytes()).hexdigest(), info.num_images, extractor.info)
-    stored = cache.load_radii(key, 3, "fp16ref")
+    stored = cache.load_radii(key, 3, "gpu-tf")
     assert stored is not None and np.isfinite(stored).all()
     with h5py.File(path, "r+") as f:
         f.attrs["k"] = 5  # written for another k: not trusted
-    assert cache.load_radii(key, 3, "fp16ref") is None and not path.exists()
+    assert cache.load_radii(key, 3, "gpu-tf") is None and not path.exists()
 
 
 def test_radii_of_the_wrong_length_are_refused():

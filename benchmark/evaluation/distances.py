@@ -1,0 +1,264 @@
+"""Pairwise squared distances for precision / recall, in the arithmetic of the reference evaluator.
+
+The reference (guided-diffusion `evaluations/evaluator.py`, `DistanceBlock`) casts both feature blocks to fp16
+and computes `max(norm_u - 2 * matmul(U, V^T) + norm_v, 0)` with `norm = reduce_sum(square(x), 1)`, every op
+in fp16; if any value of the block is not finite, the whole block is recomputed in fp32 (`tf.cond`). Whether a
+point lies inside a k-NN ball is decided by these fp16 values, so their exact rounding moves precision and
+recall by up to a few hundredths. Three arithmetics:
+
+`CPU_TF`: bit-exact TensorFlow 2.x on x86-64 CPUs (the pip build), established from Eigen's source and by
+experiment against TensorFlow 2.21 (tests/evaluation/test_tf_distances.py re-checks it bit for bit):
+  * `square` and the element-wise `-`, `+`, `2 *` round each result to fp16 (Eigen's `half` ops go through
+    float, which is correctly rounded for these ops since float has more than 2 * 11 + 2 bits).
+  * `reduce_sum` over a row is Eigen's `InnerMostDimReducer` with `Packet8h` (eight fp16 lanes; TensorFlow's
+    pip build targets AVX, so AVX-512 machines use the same packets): a row longer than 8 * 200 values
+    (`LeafSize<half>` = 200) is split in two at the packet boundary at or after its middle, counted in the
+    flattened tensor (so rows of a width not divisible by 8 split at row-dependent places), and the halves are
+    added in fp16. A leaf accumulates in four fp16 packet accumulators fed with consecutive packets, merges
+    them as ((a0 + a1) + a2) + a3, adds the leftover whole packets to that, reduces the eight lanes in float as
+    (l0 + l4 + (l2 + l6)) + (l1 + l5 + (l3 + l7)) and rounds to fp16, and finally adds the sequential fp16 sum
+    of the leftover scalars.
+  * `matmul` converts to float and accumulates each entry in fp32 strictly in k order within k-slices,
+    starting each slice from zero, and adds the slices' sums in fp32 before one rounding to fp16. The slices
+    were measured, not derived: one slice for widths up to 512, two of 1024 for 2048 (Inception's pool
+    features), the same for 64 x 64 up to 10000 x 10000 blocks and 1 to 4 threads. Other widths are refused.
+  * `maximum(x, 0)` keeps NaN and maps -inf to 0 (so a product that overflows to +inf can give distance 0
+    without the fp32 fallback, exactly as the reference does).
+  Sequential fp32 sums are slow to emulate, so the block is computed with a fast GEMM and a rigorous bound on
+  how far TensorFlow's fp32 sum can lie from it; an entry is exact whenever the bound cannot change its fp16
+  rounding. Callers ask only for the few remaining entries that decide a k-NN radius or a ball membership
+  (`DistanceBlock.exact_at`), which are then summed in TensorFlow's order.
+  Not established: the fp32 fallback branch's own rounding (taken only when fp16 overflows); it is computed
+  in plain fp32 here.
+
+`GPU_TF`: TensorFlow on GPUs, which the paper used, as far as its source establishes it: cuBLAS fp16 GEMMs with
+fp32 compute and TensorFlow's GPU reductions of fp16 accumulate in fp32 (`ReduceFunctor<SumReducer<half>>`
+uses float as its internal type), each rounded once to fp16; element-wise ops as on CPU. The order of the fp32
+sums inside cuBLAS is not published, so this is fp32-accumulate-then-round with torch's order.
+
+`FP32`: exact fp32 distances, no fp16 at all.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+class PRArithmetic(enum.Enum):
+    """Distance arithmetic of precision / recall (`--pr-arithmetic`)."""
+
+    CPU_TF = "cpu-tf"
+    GPU_TF = "gpu-tf"
+    FP32 = "fp32"
+
+
+_EIGEN_HALF_PACKET = 8
+_EIGEN_HALF_ACCUMULATORS = 4
+_EIGEN_HALF_LEAF = 200
+
+
+def tf_cpu_k_slices(dim: int) -> tuple[int, ...]:
+    """Lengths of the k-slices TensorFlow's CPU fp16 matmul sums separately (measured; see module docstring)."""
+    if dim <= 512:
+        return (dim,)
+    if dim == 2048:
+        return (1024, 1024)
+    raise ValueError(
+        f"the cpu-tf precision/recall arithmetic is established for feature widths up to 512 and for 2048, "
+        f"not {dim}; use --pr-arithmetic gpu-tf or fp32"
+    )
+
+
+#----------------------------------------------------------------------------
+# Eigen's fp16 row sums.
+
+
+def _packet_sum_f32(p: torch.Tensor) -> torch.Tensor:
+    """predux<Packet8h>: the eight lanes in float, halves then quarters (AVX's add/extract order), one rounding."""
+    t = p.float()
+    t = t[:, :4] + t[:, 4:]
+    t = t[:, :2] + t[:, 2:]
+    return (t[:, 0] + t[:, 1]).half()
+
+
+def _leaf_sum(x: torch.Tensor) -> torch.Tensor:
+    """InnerMostDimReducer's vectorised leaf over the columns of x [n, L] (fp16)."""
+    n, length = x.shape
+    pk, na = _EIGEN_HALF_PACKET, _EIGEN_HALF_ACCUMULATORS
+    unrolled = (length // (pk * na)) * pk * na
+    vectorised = (length // pk) * pk
+    acc = torch.zeros(n, na, pk, dtype=torch.float16, device=x.device)
+    steps = x[:, :unrolled].reshape(n, unrolled // (pk * na), na, pk)
+    for s in range(steps.shape[1]):
+        acc = acc + steps[:, s]
+    packet = acc[:, 0]
+    for q in range(1, na):
+        packet = packet + acc[:, q]
+    for j in range(unrolled, vectorised, pk):
+        packet = packet + x[:, j : j + pk]
+    scalar = torch.zeros(n, dtype=torch.float16, device=x.device)
+    for j in range(vectorised, length):
+        scalar = scalar + x[:, j]
+    return scalar + _packet_sum_f32(packet)
+
+
+def _tree_sum(x: torch.Tensor, first: int, base: int, count: int) -> torch.Tensor:
+    """Sum of columns [first - base, first - base + count) of x; `first` is the flat index (for the split)."""
+    pk = _EIGEN_HALF_PACKET
+    if count > pk * _EIGEN_HALF_LEAF:
+        split = pk * -(-(first + -(-count // 2)) // pk)
+        left = min(split - first, count)
+        acc = _tree_sum(x, first, base, left)
+        if left < count:
+            acc = acc + _tree_sum(x, split, base, count - left)
+        return acc
+    return _leaf_sum(x[:, first - base : first - base + count])
+
+
+def tf_cpu_row_sums(x16: torch.Tensor) -> torch.Tensor:
+    """`tf.reduce_sum(x, 1)` of an fp16 [n, D] tensor on TensorFlow's CPU kernels, bit for bit."""
+    n, dim = x16.shape
+    out = torch.empty(n, dtype=torch.float16, device=x16.device)
+    if n == 0:
+        return out
+    rows = torch.arange(n, device=x16.device)
+    offsets = (rows * dim) % _EIGEN_HALF_PACKET  # where each row starts relative to a packet boundary
+    for off in torch.unique(offsets).tolist():
+        sel = rows[offsets == off]
+        # Any row with this offset: the split points relative to the row start are the same.
+        out[sel] = _tree_sum(x16[sel], int(off), int(off), dim)
+    return out
+
+
+#----------------------------------------------------------------------------
+# Distance blocks.
+
+
+def _tf_max0(d: torch.Tensor) -> torch.Tensor:
+    """tf.maximum(d, 0) on CPU: NaN stays NaN, -inf becomes 0."""
+    return torch.where(torch.isnan(d), d, torch.clamp(d, min=0))
+
+
+def _fp16_distance(nu16: torch.Tensor, nv16: torch.Tensor, prod16: torch.Tensor) -> torch.Tensor:
+    """max((nu - 2 p) + nv, 0), each op rounded to fp16 (broadcast nu [M, 1], nv [1, N])."""
+    return _tf_max0((nu16 - prod16 * 2) + nv16)
+
+
+def _fp32_distances(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    nu, nv = (u * u).sum(dim=1), (v * v).sum(dim=1)
+    return (nu[:, None] - 2.0 * (u @ v.T) + nv[None, :]).clamp_(min=0.0)
+
+
+def _sequential_dot(u: np.ndarray, v: np.ndarray, slices: tuple[int, ...]) -> np.ndarray:
+    """Row-wise dots of u [A, D] and v [A, D] (fp16 values held in fp32): fp32 sums in k order per slice,
+    slices added in order. Products of fp16 values are exact in fp32, so FMA or not makes no difference."""
+    total = None
+    k0 = 0
+    for length in slices:
+        prods = u[:, k0 : k0 + length] * v[:, k0 : k0 + length]
+        part = np.add.accumulate(prods, axis=1, dtype=np.float32)[:, -1]  # strictly sequential
+        total = part if total is None else (total + part).astype(np.float32)
+        k0 += length
+    assert total is not None
+    return total
+
+
+@dataclass
+class DistanceBlock:
+    """Distances of rows u [M, D] to rows v [N, D], float32.
+
+    `d` is the arithmetic's value wherever `lo == hi`; elsewhere the exact value lies in [lo, hi] and `d` is
+    some value in that interval, until `exact_at` replaces it.
+    """
+
+    d: torch.Tensor
+    lo: torch.Tensor
+    hi: torch.Tensor
+    _u16: torch.Tensor | None = None
+    _v16: torch.Tensor | None = None
+    _nu16: torch.Tensor | None = None
+    _nv16: torch.Tensor | None = None
+    _slices: tuple[int, ...] = ()
+
+    def exact_at(self, mask: torch.Tensor) -> None:
+        """Make `d` exact (lo == hi == d) at the entries of a boolean mask [M, N]."""
+        if self._u16 is None:
+            return
+        idx = torch.nonzero(mask & (self.lo != self.hi), as_tuple=False)
+        if idx.numel() == 0:
+            return
+        u = self._u16.float().cpu().numpy()
+        v = self._v16.float().cpu().numpy()
+        chunk = max(1, (1 << 25) // max(1, u.shape[1]))
+        for c0 in range(0, idx.shape[0], chunk):
+            part = idx[c0 : c0 + chunk]
+            i, j = part[:, 0], part[:, 1]
+            dots = _sequential_dot(u[i.cpu().numpy()], v[j.cpu().numpy()], self._slices)
+            prod16 = torch.from_numpy(dots).to(self.d.device).half()
+            assert self._nu16 is not None and self._nv16 is not None
+            exact = _tf_max0((self._nu16[i] - prod16 * 2) + self._nv16[j]).float()
+            self.d[i, j] = exact
+            self.lo[i, j] = exact
+            self.hi[i, j] = exact
+
+    @property
+    def exact(self) -> bool:
+        return self._u16 is None or bool(torch.equal(self.lo, self.hi))
+
+
+def _exact_block(d: torch.Tensor) -> DistanceBlock:
+    return DistanceBlock(d, d, d)
+
+
+def distance_block(u: torch.Tensor, v: torch.Tensor, arithmetic: PRArithmetic) -> DistanceBlock:
+    """The reference's distance block between rows of u [M, D] and v [N, D] in the given arithmetic."""
+    u = u.to(torch.float32)
+    v = v.to(torch.float32)
+    if arithmetic is PRArithmetic.FP32:
+        return _exact_block(_fp32_distances(u, v))
+    u16, v16 = u.half(), v.half()
+    if arithmetic is PRArithmetic.GPU_TF:
+        nu16 = (u16 * u16).float().sum(dim=1).half()
+        nv16 = (v16 * v16).float().sum(dim=1).half()
+        prod16 = (u16.float() @ v16.float().T).half()
+        d16 = _fp16_distance(nu16[:, None], nv16[None, :], prod16)
+        if bool(torch.isfinite(d16).all()):
+            return _exact_block(d16.float())
+        return _exact_block(_fp32_distances(u, v))
+    return _cpu_tf_block(u, v, u16, v16)
+
+
+def _cpu_tf_block(u: torch.Tensor, v: torch.Tensor, u16: torch.Tensor, v16: torch.Tensor) -> DistanceBlock:
+    dim = u.shape[1]
+    slices = tf_cpu_k_slices(dim)
+    nu16 = tf_cpu_row_sums(u16 * u16)[:, None]
+    nv16 = tf_cpu_row_sums(v16 * v16)[None, :]
+    uf, vf = u16.float(), v16.float()
+    fast = uf @ vf.T
+    # Any fp32 summation order of D terms lies within gamma * sum|p| of the exact sum (Higham, Thm 3.1),
+    # with gamma = (D - 1) u / (1 - (D - 1) u); TensorFlow's sum and ours both do, hence twice that.
+    unit = 2.0**-24
+    gamma = (dim - 1) * unit / (1 - (dim - 1) * unit)
+    nonneg = bool((uf >= 0).all()) and bool((vf >= 0).all())
+    magnitude = fast if nonneg else uf.abs() @ vf.abs().T
+    bound = (2.0 * gamma * (1 + gamma) * 1.01) * magnitude + dim * 2.0**-126
+    bound = bound + fast.abs() * (4 * unit)  # the rounding of fast +- bound itself
+    p_lo16, p_hi16 = (fast - bound).half(), (fast + bound).half()
+    d_fast = _fp16_distance(nu16, nv16, fast.half())
+    d_hi = _fp16_distance(nu16, nv16, p_lo16)  # distance falls as the product grows
+    d_lo = _fp16_distance(nu16, nv16, p_hi16)
+    block = DistanceBlock(d_fast.float(), d_lo.float(), d_hi.float(), u16, v16, nu16[:, 0], nv16[0, :], slices)
+    # The fp32 fallback is taken when any value is not finite: decide it on exact values.
+    unsure = ~(torch.isfinite(block.lo) & torch.isfinite(block.hi)) & (block.lo != block.hi)
+    block.exact_at(unsure)
+    if not bool(torch.isfinite(block.d).all()):
+        return _exact_block(_fp32_distances(u, v))
+    return block
+
+
+__all__ = ["PRArithmetic", "DistanceBlock", "distance_block", "tf_cpu_row_sums", "tf_cpu_k_slices"]
