@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from benchmark.cli.options import device_option
+
 
 def _is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
@@ -93,7 +95,7 @@ _train_options = [
                  help="Output root; the run lives in OUT/runs/<slug>-<hash>/."),
     click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
                  help="Use this run directory instead of the content-addressed one."),
-    click.option("--device", default="cpu", show_default=True, metavar="DEV", help="cpu or cuda (cuda:LOCAL_RANK under torchrun)."),
+    device_option("cpu", "cpu, cuda or cuda:N (cuda is cuda:LOCAL_RANK under torchrun)."),
     click.option("--workers", type=click.IntRange(min=0), default=4, show_default=True,
                  help="DataLoader workers for image folders (in-memory datasets need none)."),
     click.option("--quiet", is_flag=True, help="No progress output."),
@@ -166,7 +168,7 @@ def train_classifier(config_path: Path | None, preset: str | None, data: str | N
 @click.option("--gd-classifier-flags", default="", metavar="FLAGS", help="The classifier's flags.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out"), show_default=True,
               help="Output root for --gd-checkpoint pseudo runs.")
-@click.option("--device", default="cpu", show_default=True, metavar="DEV", help="cpu or cuda.")
+@device_option("cpu", "cpu, cuda or cuda:N.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def sample(run_dir: Path | None, config_path: Path | None, milestone: int | None, num_samples: int | None,
            batch_size: int | None, sampler: str | None, respacing: str | None, eta: float | None,
