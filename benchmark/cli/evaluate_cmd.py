@@ -203,7 +203,9 @@ def demo(out: Path, fmt: str, output: Path | None, device: str, batch_size: int,
     This shows the whole evaluation path without any download; its numbers are not Inception FID.
     """
     from benchmark.evaluation.demo import make_demo_pair
+    from benchmark.io.writable import check_writable_dir
 
+    check_writable_dir(out, "--out")
     ref, sample = make_demo_pair(out)
     result = run_evaluation(
         ref, sample, "random-cnn-test", "torch", None, device, batch_size, cache_dir or out / "cache",
