@@ -115,7 +115,7 @@ def test_sample_of_a_refused_released_checkpoint_creates_no_run_directory(releas
 # One writer per run directory.
 
 _HOLDER = """
-import sys, time
+import sys
 from runners.runlock import exclusive
 with exclusive(sys.argv[1], sys.argv[2], sys.argv[3]):
     print("locked", flush=True)
