@@ -97,6 +97,44 @@ def load_latest_state(run_dir: str | Path, log: Callable[[str], None]) -> dict[s
     return None
 
 
+def state_problem(run_dir: str | Path, step: int) -> str | None:
+    """Why checkpoints/state-<step>.pt cannot be resumed from (missing, truncated, another step), or None.
+
+    Memory-maps the file: the zip directory and the pickled structure are read, the tensor data is not.
+    """
+    path = state_path(run_dir, step)
+    if not path.is_file():
+        return f"{path.name} is missing"
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as err:  # noqa: BLE001 - any decode failure means a damaged file
+        return f"{path.name} is unreadable ({type(err).__name__}: {str(err)[:120]})"
+    if not isinstance(obj, dict) or "model" not in obj or obj.get("step") != step:
+        return f"{path.name} is not the training checkpoint of step {step}"
+    return None
+
+
+def ema_problem(run_dir: str | Path, rate: float, step: int) -> str | None:
+    """Why checkpoints/ema-<rate>-<step>.safetensors cannot be sampled from (missing, truncated), or None."""
+    from safetensors import safe_open
+
+    path = ema_path(run_dir, rate, step)
+    if not path.is_file():
+        return f"{path.name} is missing"
+    try:
+        with safe_open(str(path), framework="pt") as f:  # checks the header covers the whole file
+            f.keys()
+    except Exception as err:  # noqa: BLE001
+        return f"{path.name} is unreadable ({type(err).__name__}: {str(err)[:120]})"
+    return None
+
+
+def checkpoint_problems(run_dir: str | Path, step: int, ema_rates: tuple[float, ...]) -> list[str]:
+    """What is missing or damaged among the state and EMA files of `step` (empty when all are usable)."""
+    problems = [state_problem(run_dir, step), *(ema_problem(run_dir, rate, step) for rate in ema_rates)]
+    return [p for p in problems if p is not None]
+
+
 def prune(run_dir: str | Path, milestones: tuple[int, ...], keep_recent: int = 2) -> None:
     """Delete state and EMA files that are neither milestones nor among the `keep_recent` newest states."""
     steps = list_states(run_dir)

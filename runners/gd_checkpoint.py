@@ -12,19 +12,25 @@ from __future__ import annotations
 import inspect
 import json
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import torch
+from torch import nn
 
 from benchmark.compat import gd_models, script_util
 from benchmark.diffusion.config import DiffusionConfig, LossType, MeanType, Schedule, VarianceType
 from benchmark.errors import InputError
 from benchmark.io.atomic import sha256_file
-from benchmark.models.checkpoint import load_checkpoint_strict, read_state_dict
+from benchmark.io.writable import check_writable_dir
+from benchmark.models.checkpoint import load_checkpoint_strict, read_state_dict, state_dict_mismatches
 from benchmark.models.classifier import NoisyClassifier
 from benchmark.models.config import ClassifierConfig, Precision, UNetConfig
 from benchmark.models.unet import UNet
 from runners.rundir import config_hash, prepare_run_dir
+
 
 def model_flag_defaults() -> dict[str, Any]:
     """create_model + create_gaussian_diffusion flags with the reference script defaults (respacing excluded)."""
@@ -138,41 +144,93 @@ def classifier_config_from_flags(flags: dict[str, Any]) -> ClassifierConfig:
         raise InputError(str(err)) from None
 
 
-def _pseudo_run(kind: str, checkpoint: Path, flags: dict[str, Any], out_root: Path) -> Path:
+@dataclass(frozen=True)
+class PseudoRun:
+    """A released checkpoint's pseudo run directory and the config.json it gets (written by `write_pseudo_run`)."""
+
+    run_dir: Path
+    record: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config.json payload (what prepare_run_dir writes)."""
+        return self.record
+
+
+def _state_dict_shapes(checkpoint: Path) -> dict[str, torch.Tensor]:
+    """The checkpoint's tensors without their data where the format allows (memory-mapped .pt, safetensors header)."""
+    if checkpoint.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(checkpoint), framework="pt") as f:
+                return {k: torch.empty(f.get_slice(k).get_shape(), device="meta") for k in f.keys()}
+        except Exception as err:  # noqa: BLE001 - any decode failure is a bad file for the user
+            raise InputError(f"cannot read checkpoint ({type(err).__name__}: {err})", checkpoint) from None
+    try:
+        obj = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError:  # an old-style (non-zip) torch.save file cannot be memory-mapped
+        return read_state_dict(checkpoint)
+    except Exception as err:  # noqa: BLE001
+        raise InputError(f"cannot read checkpoint ({type(err).__name__}: {err})", checkpoint) from None
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise InputError("checkpoint is not a state_dict (a mapping of names to tensors)", checkpoint)
+    return obj
+
+
+def check_checkpoint_fits(make: Callable[[], nn.Module], checkpoint: Path) -> None:
+    """InputError naming the checkpoint when it is unreadable or its keys and shapes are not those of `make()`'s
+    network (built on the meta device: no memory, no initialisation)."""
+    if not checkpoint.is_file():
+        raise InputError("checkpoint file not found", checkpoint)
+    with torch.device("meta"):
+        model = make()
+    problems = state_dict_mismatches(model, _state_dict_shapes(checkpoint))
+    if problems:
+        raise InputError("checkpoint does not match its flags: " + "; ".join(problems), checkpoint)
+
+
+def plan_pseudo_run(kind: str, checkpoint: Path, flags: dict[str, Any], out_root: Path) -> PseudoRun:
+    """The pseudo run directory of a checkpoint and its flags (named by the checkpoint's sha256); writes nothing."""
     if not checkpoint.is_file():
         raise InputError("checkpoint file not found", checkpoint)
     record = {"kind": kind, "checkpoint": {"name": checkpoint.name, "path": str(checkpoint.resolve()),
                                            "sha256": sha256_file(checkpoint)}, "flags": flags}  # fmt: skip
     identity = {"kind": kind, "sha256": record["checkpoint"]["sha256"], "flags": flags}
     name = "".join(c if c.isalnum() else "-" for c in checkpoint.stem.lower())[:40]
-    run_dir = out_root / "runs" / f"gd-{name}-{config_hash(identity)}"
-    prepare_run_dir(run_dir, _Record(record))
-    return run_dir
+    return PseudoRun(out_root / "runs" / f"gd-{name}-{config_hash(identity)}", record)
 
 
-class _Record:
-    """A config.json payload for prepare_run_dir (which only needs to_dict)."""
+def write_pseudo_run(run: PseudoRun) -> Path:
+    """Make the pseudo run directory (config.json first); one that cannot be written is an InputError."""
+    check_writable_dir(run.run_dir, "run directory")
+    return prepare_run_dir(run.run_dir, run)
 
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
 
-    def to_dict(self) -> dict[str, Any]:
-        return self.data
+def gd_model_run(checkpoint: str | Path, flags_text: str, out_root: str | Path) -> PseudoRun:
+    """The checked pseudo run (kind "gd-checkpoint") of a released diffusion checkpoint and its flags; writes nothing."""
+    flags = parse_flags(flags_text, model_flag_defaults())
+    config = unet_config_from_flags(flags)
+    diffusion_config_from_flags(flags)
+    check_checkpoint_fits(lambda: UNet(_fp32(config)), Path(checkpoint))
+    return plan_pseudo_run("gd-checkpoint", Path(checkpoint), flags, Path(out_root))
+
+
+def gd_classifier_run(checkpoint: str | Path, flags_text: str, out_root: str | Path) -> PseudoRun:
+    """The checked pseudo run (kind "gd-classifier") of a released noisy classifier and its flags; writes nothing."""
+    flags = parse_flags(flags_text, classifier_flag_defaults())
+    config = classifier_config_from_flags(flags)
+    check_checkpoint_fits(lambda: NoisyClassifier(_fp32(config)), Path(checkpoint))
+    return plan_pseudo_run("gd-classifier", Path(checkpoint), flags, Path(out_root))
 
 
 def prepare_gd_model_run(checkpoint: str | Path, flags_text: str, out_root: str | Path) -> Path:
     """Pseudo run directory (kind "gd-checkpoint") for a released diffusion checkpoint and its flags."""
-    flags = parse_flags(flags_text, model_flag_defaults())
-    unet_config_from_flags(flags)  # validate now
-    diffusion_config_from_flags(flags)
-    return _pseudo_run("gd-checkpoint", Path(checkpoint), flags, Path(out_root))
+    return write_pseudo_run(gd_model_run(checkpoint, flags_text, out_root))
 
 
 def prepare_gd_classifier_run(checkpoint: str | Path, flags_text: str, out_root: str | Path) -> Path:
     """Pseudo run directory (kind "gd-classifier") for a released noisy classifier and its flags."""
-    flags = parse_flags(flags_text, classifier_flag_defaults())
-    classifier_config_from_flags(flags)
-    return _pseudo_run("gd-classifier", Path(checkpoint), flags, Path(out_root))
+    return write_pseudo_run(gd_classifier_run(checkpoint, flags_text, out_root))
 
 
 def _fp32(config: Any) -> Any:

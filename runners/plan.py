@@ -72,8 +72,9 @@ class TrainStage:
     def status(self) -> str:
         steps = ckpt.list_states(self.run_dir)
         last = self.config.train.milestones[-1]
-        if last in steps:
-            return "done"
+        if last in steps:  # done once its state and EMA files read back (a torn file is retrained)
+            damaged = ckpt.checkpoint_problems(self.run_dir, last, self.config.train.ema_rates)
+            return f"damaged (step {last}/{last})" if damaged else "done"
         return f"partial (step {steps[-1]}/{last})" if steps else "pending"
 
 

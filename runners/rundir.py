@@ -101,24 +101,33 @@ def read_run_config(run_dir: str | Path) -> AnyRunConfig:
     return run_config_from_dict(data, path)
 
 
-def prepare_run_dir(run_dir: str | Path, config: AnyRunConfig) -> Path:
-    """Create the run directory and write `config.json` first; refuse a directory holding another config."""
+def check_run_dir(run_dir: str | Path, config: AnyRunConfig) -> bool:
+    """Whether the run directory already holds `config`'s config.json; refuse one holding another. Writes nothing."""
     run_dir = Path(run_dir)
     path = run_dir / CONFIG_NAME
-    wanted = config.to_dict()
-    if path.exists():
-        try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise InputError(f"unreadable run config ({err}); move the directory away to start afresh", path) from None
-        if stored != wanted:
-            keys = differing_keys(stored, wanted)
-            raise InputError(
-                f"the run directory holds a different config (differing keys: {', '.join(keys)}); "
-                "use another output root or run directory", run_dir,
-            )  # fmt: skip
-    else:
-        write_json_atomic(path, wanted)
+    if not path.exists():
+        return False
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"unreadable run config ({err}); move the directory away to start afresh", path) from None
+    if stored != config.to_dict():
+        keys = differing_keys(stored, config.to_dict())
+        raise InputError(
+            f"the run directory holds a different config (differing keys: {', '.join(keys)}); "
+            "use another output root or run directory", run_dir,
+        )  # fmt: skip
+    return True
+
+
+def prepare_run_dir(run_dir: str | Path, config: AnyRunConfig) -> Path:
+    """Create the run directory and write `config.json` first; refuse a directory holding another config.
+
+    Callers validate their inputs first, so that a refused command leaves no run directory behind.
+    """
+    run_dir = Path(run_dir)
+    if not check_run_dir(run_dir, config):
+        write_json_atomic(run_dir / CONFIG_NAME, config.to_dict())
     for sub in ("checkpoints", "samples", "metrics"):
         (run_dir / sub).mkdir(parents=True, exist_ok=True)
     return run_dir
@@ -179,6 +188,7 @@ class RunLog:
 
 __all__ = [
     "canonical_json",
+    "check_run_dir",
     "config_hash",
     "differing_keys",
     "prepare_run_dir",

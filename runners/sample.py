@@ -13,6 +13,7 @@ archive does not depend on batch size, resumption or the number of processes.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -33,6 +34,7 @@ from benchmark.diffusion.sampling import ddim_sample_loop, ddpm_sample_loop
 from benchmark.distributed import World, barrier, init_from_env
 from benchmark.errors import InputError
 from benchmark.io.atomic import atomic_path, sha256_file, write_json_atomic
+from benchmark.io.writable import check_writable_dir
 from benchmark.io.npz_writer import write_image_archive
 from benchmark.models.checkpoint import load_checkpoint_strict
 from benchmark.models.classifier import NoisyClassifier
@@ -41,6 +43,7 @@ from benchmark.progress import QuietReporter, Reporter
 from runners import checkpointing as ckpt
 from runners.config import ClassifierRunConfig, RunConfig, SampleConfig, run_config_from_dict
 from runners.rundir import CONFIG_NAME, RunLog, config_hash
+from runners.runlock import exclusive, sample_lock_path
 from runners.trainloop import autocast, resolve_device
 
 DEFAULT_SHARD_SIZE = 1000
@@ -117,6 +120,28 @@ def resolve_sample_config(run_dir: str | Path, config: SampleConfig) -> SampleCo
     if step not in steps:
         raise InputError(f"no checkpoint at step {step}; available steps: {steps}", run_dir)
     return dataclasses.replace(config, milestone=step, ema_rate=rate)
+
+
+def record_diffusion(record: dict[str, Any], path: Path) -> DiffusionConfig:
+    """The diffusion process of a run record (a trained run's config, or a released checkpoint's flags)."""
+    if record.get("kind") == "gd-checkpoint":
+        from runners.gd_checkpoint import diffusion_config_from_flags
+
+        return diffusion_config_from_flags(record["flags"])
+    run = run_config_from_dict(record, path)
+    if not isinstance(run, RunConfig):
+        raise InputError(f"a run of kind {record.get('kind')!r} has no diffusion model to sample", path)
+    return run.diffusion
+
+
+def check_respacing(diffusion: DiffusionConfig, respacing: str, source: Path, origin: str = "respacing") -> None:
+    """InputError naming `source` (the run's config) and `origin` (the option or file the value came from) when
+    `respacing` cannot be applied to the `diffusion.steps`-step process."""
+    try:
+        dataclasses.replace(diffusion, timestep_respacing=respacing)
+    except InputError as err:
+        raise InputError(f"{origin} {respacing!r} does not fit the model's {diffusion.steps}-step diffusion: {err}",
+                         source) from None  # fmt: skip
 
 
 def load_run_model(run_dir: Path, config: SampleConfig, device: torch.device, log: Any) -> LoadedModel:
@@ -268,6 +293,17 @@ def _loop(diffusion: GaussianDiffusion, model_fn: Any, x_T: torch.Tensor, rng: S
     return x0
 
 
+def _finished_archive(out_dir: Path, resolved: SampleConfig) -> Path | None:
+    """The archive of an earlier call with the same settings (any batch size), when its record says it is done."""
+    try:
+        info = json.loads((out_dir / SAMPLE_JSON).read_text(encoding="utf-8"))
+        archive = out_dir / info["archive"]
+        same = info["sample_config"] | {"batch_size": 0} == resolved.to_dict() | {"batch_size": 0}
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return None
+    return archive if same and archive.is_file() else None
+
+
 def sample(
     run_dir: str | Path,
     config: SampleConfig,
@@ -284,20 +320,19 @@ def sample(
     world: World = init_from_env(device)
     dev = resolve_device(device, world)
     resolved = resolve_sample_config(run_dir, config)
+    record = read_run_record(run_dir)
+    check_respacing(record_diffusion(record, run_dir / CONFIG_NAME), resolved.respacing, run_dir / CONFIG_NAME)
     tag = resolved.tag()
     out_dir = run_dir / "samples" / tag
     info_path = out_dir / SAMPLE_JSON
-    if info_path.is_file():
-        info = json.loads(info_path.read_text(encoding="utf-8"))
-        archive = out_dir / info.get("archive", "")
-        if archive.is_file() and info.get("sample_config", {}) | {"batch_size": 0} == resolved.to_dict() | {"batch_size": 0}:
-            return archive
+    finished = _finished_archive(out_dir, resolved)
+    if finished is not None:
+        return finished
     log = RunLog(run_dir, reporter) if world.is_main else (lambda message: None)
     started = time.perf_counter()
 
     loaded = load_run_model(run_dir, resolved, dev, log)
     loaded.model.to(dev).eval()
-    record = read_run_record(run_dir)
     diffusion = GaussianDiffusion.from_config(dataclasses.replace(loaded.diffusion, timestep_respacing=resolved.respacing))
     cond_fn = None
     classifier_info = None
@@ -316,56 +351,59 @@ def sample(
         cond_fn = classifier_cond_fn(classifier, resolved.guidance_scale)
     shape = (loaded.image_size, loaded.image_size, loaded.channels)
     labelled = num_classes is not None
+    with contextlib.ExitStack() as stack:
+        if world.is_main:  # checked and locked by rank 0, which alone writes the record and merges
+            check_writable_dir(out_dir, "sample directory")
+            stack.enter_context(exclusive(sample_lock_path(run_dir, tag), run_dir, f"admbench sample {tag}"))
+        shards = shard_ranges(resolved.num_samples, shard_size)
+        missing = [r for r in shards if _read_shard(shard_path(out_dir, r), r, shape, labelled) is None]
+        mine = missing[world.rank :: world.size]
+        if world.is_main:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            done = len(shards) - len(missing)
+            log(f"sampling {tag}: {resolved.num_samples} samples, {done}/{len(shards)} shards already done, "
+                f"{world.size} process(es), device {dev}")  # fmt: skip
+        barrier(world)
+        with reporter.task(f"sample {tag}", total=sum(len(r) for r in mine)) as bar:
+            for r in mine:
+                parts, label_parts = [], []
+                for b in range(r.start, r.stop, resolved.batch_size):
+                    idx = range(b, min(r.stop, b + resolved.batch_size))
+                    labels = balanced_labels(idx, num_classes) if labelled else None
+                    parts.append(_generate(loaded, diffusion, resolved, idx, labels, cond_fn, dev))
+                    if labels is not None:
+                        label_parts.append(labels)
+                    bar.advance(len(idx))
+                _write_npz(shard_path(out_dir, r), np.concatenate(parts), np.concatenate(label_parts) if labelled else None)
+        barrier(world)
 
-    shards = shard_ranges(resolved.num_samples, shard_size)
-    missing = [r for r in shards if _read_shard(shard_path(out_dir, r), r, shape, labelled) is None]
-    mine = missing[world.rank :: world.size]
-    if world.is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        done = len(shards) - len(missing)
-        log(f"sampling {tag}: {resolved.num_samples} samples, {done}/{len(shards)} shards already done, "
-            f"{world.size} process(es), device {dev}")  # fmt: skip
-    barrier(world)
-    with reporter.task(f"sample {tag}", total=sum(len(r) for r in mine)) as bar:
-        for r in mine:
-            parts, label_parts = [], []
-            for b in range(r.start, r.stop, resolved.batch_size):
-                idx = range(b, min(r.stop, b + resolved.batch_size))
-                labels = balanced_labels(idx, num_classes) if labelled else None
-                parts.append(_generate(loaded, diffusion, resolved, idx, labels, cond_fn, dev))
-                if labels is not None:
-                    label_parts.append(labels)
-                bar.advance(len(idx))
-            _write_npz(shard_path(out_dir, r), np.concatenate(parts), np.concatenate(label_parts) if labelled else None)
-    barrier(world)
-
-    archive = out_dir / archive_name(resolved.num_samples, *shape)
-    if world.is_main:
-        # Streamed merge: one shard in memory at a time (50k x 256 x 256 x 3 would otherwise need ~20 GB).
-        labels = np.concatenate([_shard_labels(shard_path(out_dir, r)) for r in shards]) if labelled else None
-        images = (_checked_shard_images(out_dir, r, shape, labelled) for r in shards)
-        write_image_archive(archive, (resolved.num_samples, *shape), images, labels)
-        elapsed = time.perf_counter() - started
-        info = {
-            "tag": tag,
-            "archive": archive.name,
-            "sample_config": resolved.to_dict(),
-            "milestone": resolved.milestone,
-            "run": {"dir": str(run_dir), "hash": run_dir.name.rsplit("-", 1)[-1], "kind": record.get("kind")},
-            "weights": loaded.weights,
-            "classifier": classifier_info,
-            "num_classes": num_classes,
-            "labels": LABEL_RULE if labelled else None,
-            "quantization": "((x + 1) * 127.5).clamp(0, 255).to(uint8) (truncation)",
-            "noise": "per-sample generators seeded by numpy SeedSequence([seed, i]) (benchmark.diffusion.rng)",
-            "shard_size": shard_size,
-            "sha256": sha256_file(archive),
-            "timing": {"seconds_this_call": round(elapsed, 3), "processes": world.size, "device": str(dev),
-                       "resumed_shards": len(shards) - len(missing)},  # fmt: skip
-        }
-        write_json_atomic(info_path, info)
-        for stale in out_dir.glob("shard-*.npz"):  # also shards of another --shard-size from an earlier attempt
-            stale.unlink(missing_ok=True)
-        log(f"wrote {archive.relative_to(run_dir)} ({elapsed:.1f} s)")
-    barrier(world)
-    return archive
+        archive = out_dir / archive_name(resolved.num_samples, *shape)
+        if world.is_main:
+            # Streamed merge: one shard in memory at a time (50k x 256 x 256 x 3 would otherwise need ~20 GB).
+            labels = np.concatenate([_shard_labels(shard_path(out_dir, r)) for r in shards]) if labelled else None
+            images = (_checked_shard_images(out_dir, r, shape, labelled) for r in shards)
+            write_image_archive(archive, (resolved.num_samples, *shape), images, labels)
+            elapsed = time.perf_counter() - started
+            info = {
+                "tag": tag,
+                "archive": archive.name,
+                "sample_config": resolved.to_dict(),
+                "milestone": resolved.milestone,
+                "run": {"dir": str(run_dir), "hash": run_dir.name.rsplit("-", 1)[-1], "kind": record.get("kind")},
+                "weights": loaded.weights,
+                "classifier": classifier_info,
+                "num_classes": num_classes,
+                "labels": LABEL_RULE if labelled else None,
+                "quantization": "((x + 1) * 127.5).clamp(0, 255).to(uint8) (truncation)",
+                "noise": "per-sample generators seeded by numpy SeedSequence([seed, i]) (benchmark.diffusion.rng)",
+                "shard_size": shard_size,
+                "sha256": sha256_file(archive),
+                "timing": {"seconds_this_call": round(elapsed, 3), "processes": world.size, "device": str(dev),
+                           "resumed_shards": len(shards) - len(missing)},  # fmt: skip
+            }
+            write_json_atomic(info_path, info)
+            for stale in out_dir.glob("shard-*.npz"):  # also shards of another --shard-size from an earlier attempt
+                stale.unlink(missing_ok=True)
+            log(f"wrote {archive.relative_to(run_dir)} ({elapsed:.1f} s)")
+        barrier(world)
+        return archive

@@ -24,8 +24,7 @@ from benchmark.models.unet import UNet
 from benchmark.progress import Reporter
 from runners.config import RunConfig, TimestepSampling, TrainConfig
 from runners.data_order import STREAM_TIMESTEP, BatchSource, LocalBatch, per_sample_noise, stream_seed
-from runners.trainloop import TrainingInterrupted, TrainingSetup, build_run, run_training, seeded_init
-from runners import checkpointing as ckpt
+from runners.trainloop import TrainingInterrupted, TrainingSetup, claimed_run, finished, join_run, run_training, seeded_init
 
 __all__ = ["TrainingInterrupted", "train", "diffusion_setup", "open_training_data", "DiffusionTask"]
 
@@ -110,10 +109,12 @@ def train(
     """
     if not isinstance(config, RunConfig):
         raise InputError(f"train() needs a diffusion RunConfig, got kind {getattr(config, 'kind', '?')!r}")
-    target, world, dev = build_run(config, out_root, run_dir, device)
-    if config.train.milestones[-1] in ckpt.list_states(target):
+    target, world, dev = join_run(config, out_root, run_dir, device)
+    if finished(target, config):
         return target
-    return run_training(diffusion_setup(config, dev, num_workers), target, world, dev, reporter, stop_after)
+    setup = diffusion_setup(config, dev, num_workers)  # opens and checks the dataset before the run directory is made
+    with claimed_run(target, config, world):
+        return run_training(setup, target, world, dev, reporter, stop_after)
 
 
 def diffusion_setup(config: RunConfig, device: torch.device, num_workers: int = 4) -> TrainingSetup:

@@ -20,11 +20,10 @@ from benchmark.diffusion.timestep_sampler import UniformSampler
 from benchmark.errors import InputError
 from benchmark.models.classifier import NoisyClassifier
 from benchmark.progress import Reporter
-from runners import checkpointing as ckpt
 from runners.config import ClassifierRunConfig, TrainConfig
 from runners.data_order import STREAM_TIMESTEP, BatchSource, LocalBatch, per_sample_noise, stream_seed
 from runners.train import open_training_data
-from runners.trainloop import TrainingSetup, build_run, run_training, seeded_init
+from runners.trainloop import TrainingSetup, claimed_run, finished, join_run, run_training, seeded_init
 
 __all__ = ["train_classifier", "classifier_setup", "ClassifierTask"]
 
@@ -83,10 +82,12 @@ def train_classifier(
     """Train (or resume) a noisy classifier run under `out_root/runs/`; returns the run directory."""
     if not isinstance(config, ClassifierRunConfig):
         raise InputError(f"train_classifier() needs a ClassifierRunConfig, got kind {getattr(config, 'kind', '?')!r}")
-    target, world, dev = build_run(config, out_root, run_dir, device)
-    if config.train.milestones[-1] in ckpt.list_states(target):
+    target, world, dev = join_run(config, out_root, run_dir, device)
+    if finished(target, config):
         return target
-    return run_training(classifier_setup(config, dev, num_workers), target, world, dev, reporter, stop_after)
+    setup = classifier_setup(config, dev, num_workers)  # opens and checks the dataset before the run directory is made
+    with claimed_run(target, config, world):
+        return run_training(setup, target, world, dev, reporter, stop_after)
 
 
 def classifier_setup(config: ClassifierRunConfig, device: torch.device, num_workers: int = 4) -> TrainingSetup:

@@ -27,12 +27,14 @@ from torch import nn
 
 from benchmark.distributed import World, barrier, init_from_env
 from benchmark.errors import InputError
+from benchmark.io.writable import check_writable_dir
 from benchmark.progress import QuietReporter, Reporter
 from runners import checkpointing as ckpt
 from benchmark.models.config import Precision
 from runners.config import AnyRunConfig, OptimizerImpl, TrainConfig
 from runners.data_order import STREAM_GLOBAL, STREAM_INIT, BatchSource, LocalBatch, stream_seed
-from runners.rundir import RunLog, append_stats, prepare_run_dir, rewind_stats, run_dir_for
+from runners.rundir import RunLog, append_stats, check_run_dir, prepare_run_dir, rewind_stats, run_dir_for
+from runners.runlock import TRAIN_LOCK, exclusive
 
 
 class TrainingInterrupted(Exception):
@@ -188,17 +190,40 @@ class TrainingSetup:
     kind: str  # "diffusion" or "classifier", for messages
 
 
-def build_run(config: AnyRunConfig, out_root: str | Path, run_dir: str | Path | None, device: str) -> tuple[Path, World, torch.device]:
-    """Join torchrun's process group, pick and prepare the run directory (rank 0 writes config.json first)."""
+def join_run(config: AnyRunConfig, out_root: str | Path, run_dir: str | Path | None, device: str) -> tuple[Path, World, torch.device]:
+    """Join torchrun's process group and pick the run directory (one holding another config is refused).
+
+    Writes nothing: the directory is made by `claimed_run`, once the caller has validated its inputs.
+    """
     world = init_from_env(device)
     dev = resolve_device(device, world)
     target = Path(run_dir) if run_dir is not None else run_dir_for(config, out_root)
-    if world.is_main:
-        prepare_run_dir(target, config)
-    barrier(world)
-    if not world.is_main:
-        prepare_run_dir(target, config)  # checks the config only (the directory exists now)
+    check_run_dir(target, config)
     return target, world, dev
+
+
+def finished(run_dir: Path, config: AnyRunConfig) -> bool:
+    """Whether the last milestone's state and EMA files are all present and readable (a truncated one is not)."""
+    train = config.train
+    return not ckpt.checkpoint_problems(run_dir, train.milestones[-1], train.ema_rates)
+
+
+@contextlib.contextmanager
+def claimed_run(target: Path, config: AnyRunConfig, world: World) -> Iterator[None]:
+    """Make the run directory (rank 0 writes config.json first) and hold its training lock for the block.
+
+    A directory that cannot be written, or that another training process holds, is an InputError.
+    """
+    if not world.is_main:
+        barrier(world)
+        prepare_run_dir(target, config)  # checks the config only (the directory exists now)
+        yield
+        return
+    check_writable_dir(target, "run directory")
+    with exclusive(target / TRAIN_LOCK, target, f"admbench train {target.name}"):
+        prepare_run_dir(target, config)
+        barrier(world)
+        yield
 
 
 def seeded_init(seed: int, make: Callable[[], nn.Module]) -> nn.Module:
@@ -316,6 +341,11 @@ def run_training(
     if state is not None:
         runner.load_state_dict(state)
         log(f"resumed from {ckpt.state_path(run_dir, start).name} (step {start})")
+        if world.is_main:
+            for rate in train.ema_rates:  # EMA files lost or torn after their state was written: the state has them
+                if (problem := ckpt.ema_problem(run_dir, rate, start)) is not None:
+                    ckpt.save_ema(run_dir, rate, start, runner.ema.state_dict(rate), cfg.to_dict())
+                    log(f"{problem}; rewrote it from {ckpt.state_path(run_dir, start).name}")
     if start >= total:
         return run_dir
     if world.is_main:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from benchmark import paths
+from benchmark.cli.options import device_option
 
 
 
@@ -76,7 +77,7 @@ _common_options = [
                  show_default=True, help="Output format."),
     click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
                  help="Write the result to FILE (atomically) instead of stdout."),
-    click.option("--device", default="cpu", show_default=True, metavar="DEV", help="torch device: cpu, cuda, cuda:1..."),
+    device_option("cpu", "torch device: cpu, cuda, cuda:1..."),
     click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="Images per batch."),
     click.option("--quiet", is_flag=True, help="No progress output."),
     click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
@@ -204,7 +205,9 @@ def demo(out: Path, fmt: str, output: Path | None, device: str, batch_size: int,
     This shows the whole evaluation path without any download; its numbers are not Inception FID.
     """
     from benchmark.evaluation.demo import make_demo_pair
+    from benchmark.io.writable import check_writable_dir
 
+    check_writable_dir(out, "--out")
     ref, sample = make_demo_pair(out)
     result = run_evaluation(
         ref, sample, "random-cnn-test", "torch", None, device, batch_size, cache_dir or out / "cache",

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from benchmark.cli.options import device_option
+
 
 @click.group()
 def inception() -> None:
@@ -109,7 +111,7 @@ def _parse_sizes(ctx: click.Context, param: click.Parameter, value: str) -> tupl
 @click.argument("graph", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--torch-weights", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
               help="Weights for the PyTorch port (.pb/.pth/.pt/.safetensors) [default: GRAPH itself].")
-@click.option("--device", default="cpu", show_default=True, metavar="DEV", help="torch device: cpu, cuda, cuda:1...")
+@device_option("cpu", "torch device: cpu, cuda, cuda:1...")
 @click.option("--against", type=click.Choice(["tf", "torch-cpu"]), default="tf", show_default=True,
               help="Reference: TensorFlow running GRAPH (needs the tf extra and a .pb), or the PyTorch port on the "
                    "CPU (a device check where TensorFlow is not installed; the CPU path's TF parity is tested).")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from benchmark.cli.options import device_option
+
 
 @click.group()
 def reference() -> None:
@@ -51,7 +53,7 @@ def train_extractor_cmd(out_dir: Path | None, epochs: int, seed: int) -> None:
               help="Seed of the arr_0 subset.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="PATH",
               help="Output .npz [default: reference_stats/<dataset>-<split>-<R>x<R>x<C>-<extractor>.npz].")
-@click.option("--device", default="cpu", show_default=True, metavar="DEV", help="Torch device for the extractor.")
+@device_option("cpu", "Torch device for the extractor.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True, metavar="B",
               help="Images per extractor batch.")
 def build_cmd(

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from benchmark.cli.options import device_option
+
 
 class _ReportGroup(click.Group):
     """`report DIR` is `report render DIR`: a first argument that is not a subcommand is the directory."""
@@ -42,7 +44,7 @@ def render(directory: Path) -> None:
 @click.argument("ref", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("archives", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--extractor", default="inception-v3", show_default=True, metavar="NAME", help="Feature extractor.")
-@click.option("--device", default="cpu", show_default=True, metavar="DEV")
+@device_option("cpu", "Torch device for the feature extractor.")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Bootstrap resamples for a 95% FID interval (0 = none).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,

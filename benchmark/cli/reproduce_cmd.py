@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from benchmark.cli.options import device_option
 from runners.presets import PRESETS
 
 
@@ -30,7 +31,7 @@ def _default_device() -> str:
               help="Training images (required by the paper preset: your ImageNet 128x128 folder).")
 @click.option("--checkpoint-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder holding the released guided-diffusion checkpoints (paper preset; else they are downloaded).")
-@click.option("--device", default=None, metavar="DEV", help="cpu, cuda, cuda:N  [default: cuda when available]")
+@device_option(None, "cpu, cuda, cuda:N  [default: cuda when available]")
 @click.option("--num-workers", type=click.IntRange(min=0), default=None, metavar="N",
               help="Data-loader workers per training run  [default: 0 on CPU, 4 on CUDA]")
 @click.option("--dry-run", is_flag=True, help="Print the plan (every run's config, hash and status) and exit.")
@@ -63,6 +64,9 @@ def reproduce(preset_name: str, tables_text: str, out: Path, seeds: int, data: s
     if dry_run:
         click.echo(describe_plan(plan(preset, tables, seeds, out, data, checkpoint_dir)), nl=False)
         return
+    from benchmark.io.writable import check_writable_dir
+
+    check_writable_dir(out, "--out")
     device = device or _default_device()
     workers = num_workers if num_workers is not None else (4 if device.startswith("cuda") else 0)
     options = ReproduceOptions(device=device, num_workers=workers)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from benchmark.cli.options import device_option
+
 
 def _is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
@@ -93,7 +95,7 @@ _train_options = [
                  help="Output root; the run lives in OUT/runs/<slug>-<hash>/."),
     click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
                  help="Use this run directory instead of the content-addressed one."),
-    click.option("--device", default="cpu", show_default=True, metavar="DEV", help="cpu or cuda (cuda:LOCAL_RANK under torchrun)."),
+    device_option("cpu", "cpu, cuda or cuda:N (cuda is cuda:LOCAL_RANK under torchrun)."),
     click.option("--workers", type=click.IntRange(min=0), default=4, show_default=True,
                  help="DataLoader workers for image folders (in-memory datasets need none)."),
     click.option("--quiet", is_flag=True, help="No progress output."),
@@ -166,7 +168,7 @@ def train_classifier(config_path: Path | None, preset: str | None, data: str | N
 @click.option("--gd-classifier-flags", default="", metavar="FLAGS", help="The classifier's flags.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out"), show_default=True,
               help="Output root for --gd-checkpoint pseudo runs.")
-@click.option("--device", default="cpu", show_default=True, metavar="DEV", help="cpu or cuda.")
+@device_option("cpu", "cpu, cuda or cuda:N.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def sample(run_dir: Path | None, config_path: Path | None, milestone: int | None, num_samples: int | None,
            batch_size: int | None, sampler: str | None, respacing: str | None, eta: float | None,
@@ -185,30 +187,34 @@ def sample(run_dir: Path | None, config_path: Path | None, milestone: int | None
     """
     import json
 
+    from benchmark.errors import InputError
     from runners.config import SampleConfig
+    from runners.gd_checkpoint import PseudoRun
 
+    # Every input is checked before a pseudo run directory of a released checkpoint is written.
+    pending: list[PseudoRun] = []
     if gd_checkpoint is not None:
         if run_dir is not None:
             raise click.UsageError("give either RUN_DIR or --gd-checkpoint, not both")
-        from runners.gd_checkpoint import prepare_gd_model_run
+        from runners.gd_checkpoint import gd_model_run
 
-        run_dir = prepare_gd_model_run(gd_checkpoint, gd_flags, out)  # every process: same flags, same directory
+        pending.append(gd_model_run(gd_checkpoint, gd_flags, out))  # every process: same flags, same directory
+        run_dir = pending[-1].run_dir
     elif run_dir is None:
         raise click.UsageError("RUN_DIR (or --gd-checkpoint) is required")
     if gd_classifier is not None:
         if classifier_run is not None:
             raise click.UsageError("give either --classifier-run or --gd-classifier, not both")
-        from runners.gd_checkpoint import prepare_gd_classifier_run
+        from runners.gd_checkpoint import gd_classifier_run
 
-        classifier_run = prepare_gd_classifier_run(gd_classifier, gd_classifier_flags, out)
-
-    from benchmark.errors import InputError
+        pending.append(gd_classifier_run(gd_classifier, gd_classifier_flags, out))
+        classifier_run = pending[-1].run_dir
 
     base: dict = {}
     if config_path is not None:
         try:
             base = json.loads(config_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise InputError(f"cannot read sample config ({err})", config_path) from None
         if not isinstance(base, dict):
             raise InputError("a sample config must be a JSON object", config_path)
@@ -223,10 +229,29 @@ def sample(run_dir: Path | None, config_path: Path | None, milestone: int | None
     if no_clip:
         data["clip_denoised"] = False
     config = SampleConfig.from_dict(data, config_path)
+    origin = "--respacing" if respacing is not None else (
+        f"respacing of {config_path}" if "respacing" in base else "the default respacing")  # fmt: skip
+    _check_respacing(run_dir, pending[0].record if gd_checkpoint is not None else None, config.respacing, origin)
 
+    from runners.gd_checkpoint import write_pseudo_run
     from runners.sample import sample as run_sample
+
+    for pseudo in pending:
+        write_pseudo_run(pseudo)
 
     archive = run_sample(run_dir, config, device, _reporter(quiet), shard_size=shard_size)
     if _is_main_process():
         click.echo(str(archive))
 
+
+def _check_respacing(run_dir: Path, record: dict | None, respacing: str, origin: str) -> None:
+    """The respacing must fit the model's number of diffusion steps; the error names the option or file it came from.
+
+    `record` is the config.json a released checkpoint's pseudo run is about to get (None: read the run's own).
+    """
+    from runners.rundir import CONFIG_NAME
+    from runners.sample import check_respacing, read_run_record, record_diffusion
+
+    source = run_dir / CONFIG_NAME
+    record = record if record is not None else read_run_record(run_dir)
+    check_respacing(record_diffusion(record, source), respacing, source, origin)

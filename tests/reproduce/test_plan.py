@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from benchmark.cli import main
@@ -107,6 +108,11 @@ def test_status_follows_the_filesystem(tmp_path: Path) -> None:
     ckpt.state_path(train.run_dir, last // 2).write_bytes(b"x")
     assert train.status() == f"partial (step {last // 2}/{last})"
     ckpt.state_path(train.run_dir, last).write_bytes(b"x")
+    assert train.status() == f"damaged (step {last}/{last})"  # an unreadable final checkpoint is not done
+    ckpt.save_state(train.run_dir, last, {"step": last, "model": {}})
+    assert train.status() == f"damaged (step {last}/{last})"  # nor are missing EMA weights
+    for rate in train.config.train.ema_rates:
+        ckpt.save_ema(train.run_dir, rate, last, {"w": torch.zeros(1)}, {})
     assert train.status() == "done"
     ev = next(s for s in p.stages if isinstance(s, EvalStage))
     assert ev.status() == "pending"
@@ -181,16 +187,19 @@ def test_progress_display_tracks_the_plan_and_nested_tasks() -> None:
         reporter.log("a message")
 
 
-def test_released_checkpoints_become_pseudo_runs_with_recorded_sha256(tmp_path: Path) -> None:
+def test_released_checkpoints_become_pseudo_runs_with_recorded_sha256(tmp_path: Path, monkeypatch) -> None:
     import hashlib
 
     from benchmark.progress import QuietReporter
+    from runners import gd_checkpoint
     from runners.reproduce import _run_load
 
     ckdir = tmp_path / "checkpoints"
     ckdir.mkdir()
     for name in ("256x256_diffusion.pt", "256x256_diffusion_uncond.pt", "256x256_classifier.pt"):
-        (ckdir / name).write_bytes(name.encode())  # stand-ins: preparing a pseudo run hashes, it does not load
+        (ckdir / name).write_bytes(name.encode())  # stand-ins for the paper-size weights
+    # Their keys and shapes are checked against the flags before a pseudo run is made (tests/runners cover it).
+    monkeypatch.setattr(gd_checkpoint, "check_checkpoint_fits", lambda make, checkpoint: None)
     out = tmp_path / "out"
     p = plan(PAPER, ("guidance",), 1, out, dataset="/data/in128", checkpoint_dir=ckdir)
     loads = [s for s in p.stages if isinstance(s, LoadStage)]

@@ -1,0 +1,26 @@
+"""Options shared by several commands, checked while the command line is parsed (before anything is written)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+
+def _check_device(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from benchmark.device import check_device, machine_accelerators
+
+    if value is None:
+        return None
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    option = param.opts[0] if param.opts else "--device"
+    return check_device(value, machine_accelerators(world_size, local_rank), option)
+
+
+def device_option(default: str | None, help_text: str) -> Callable[[Any], Any]:
+    """`--device DEV`: one of cpu, cuda, cuda:N, mps, checked against this machine (one line, exit 2, when not)."""
+    return click.option("--device", default=default, show_default=default is not None, metavar="DEV", help=help_text,
+                        callback=_check_device)  # fmt: skip
