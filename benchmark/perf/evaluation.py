@@ -103,6 +103,7 @@ def _measure(mode: str, path: Path) -> dict:
 
 def run(quick: bool) -> list[PerfRow]:
     """Measure and return rows."""
+    from benchmark.evaluation.distances import PRArithmetic
     from benchmark.evaluation.metrics import frechet_distance, precision_recall
 
     rows = []
@@ -119,14 +120,15 @@ def run(quick: bool) -> list[PerfRow]:
     n = 2000 if quick else 10000
     ref, sample = inception_like_features(n, seed=0)
     t0 = time.perf_counter()
-    p_ours = precision_recall(ref, sample)
-    t_ours = time.perf_counter() - t0
-    t0 = time.perf_counter()
     p_np = _numpy_pr(ref, sample)
     t_np = time.perf_counter() - t0
-    rows.append(PerfRow(SECTION, f"precision/recall {n}x{n}, d=2048", t_ours, t_np, "s", False, "plain numpy fp32",
-                        f"ours (fp16 reference arithmetic) P,R={p_ours[0]:.4f},{p_ours[1]:.4f}; numpy fp32 "
-                        f"P,R={p_np[0]:.4f},{p_np[1]:.4f}"))
+    for arithmetic in (PRArithmetic.GPU_TF, PRArithmetic.CPU_TF):
+        t0 = time.perf_counter()
+        p_ours = precision_recall(ref, sample, arithmetic=arithmetic)
+        t_ours = time.perf_counter() - t0
+        rows.append(PerfRow(SECTION, f"precision/recall {n}x{n}, d=2048, --pr-arithmetic {arithmetic.value}", t_ours,
+                            t_np, "s", False, "plain numpy fp32",
+                            f"ours P,R={p_ours[0]:.4f},{p_ours[1]:.4f}; numpy fp32 P,R={p_np[0]:.4f},{p_np[1]:.4f}"))
 
     from benchmark.evaluation.extra_metrics import density_coverage, kid
 
