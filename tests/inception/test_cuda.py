@@ -22,3 +22,19 @@ def test_features_on_the_gpu_match_the_cpu(fast_net: InceptionV3) -> None:
         gpu = [t.cpu().numpy() for t in gpu_net(images.cuda())]
     for name, a, b in zip(("pool", "spatial", "logits"), gpu, cpu):
         assert rel_err(a, b) < 1e-4, name
+
+
+def test_cpu_tf_precision_recall_on_the_gpu_equal_the_cpu() -> None:
+    from benchmark.evaluation.distances import PRArithmetic
+    from benchmark.evaluation.metrics import manifold_radii, precision_recall
+
+    rng = np.random.default_rng(9)
+    ref = rng.gamma(0.3, 0.6, (600, 2048)).astype(np.float32)
+    sample = rng.gamma(0.3, 0.62, (500, 2048)).astype(np.float32)
+    for block in (10000, 128):
+        cpu = precision_recall(ref, sample, block_size=block, arithmetic=PRArithmetic.CPU_TF)
+        gpu = precision_recall(ref, sample, block_size=block, arithmetic=PRArithmetic.CPU_TF, device="cuda")
+        assert gpu == cpu
+    radii_cpu = manifold_radii(torch.from_numpy(ref), 3, 10000, PRArithmetic.CPU_TF).numpy()
+    radii_gpu = manifold_radii(torch.from_numpy(ref).cuda(), 3, 10000, PRArithmetic.CPU_TF).cpu().numpy()
+    np.testing.assert_array_equal(radii_gpu.view(np.uint32), radii_cpu.view(np.uint32))
