@@ -53,27 +53,37 @@ def _missing_parents(directory: Path, label: str | Path) -> list[Path]:
     return missing[::-1]
 
 
-def probe_writable_directory(directory: str | Path, name: str | Path | None = None) -> None:
+def probe_writable_directory(directory: str | Path, name: str | Path | None = None, attempts: int = 3) -> None:
     """Create `directory` (and missing parents) and a temporary file in it, then remove all of them again.
 
     InputError naming `name` (default: the directory) when that fails, so a run never ends on an unwritable path.
+    Concurrent probes of one folder (torchrun ranks) are tolerated: a folder made by another process is used, and
+    one that another probe removed meanwhile is retried.
     """
     directory = Path(directory)
     label = directory if name is None else name
-    created: list[Path] = []
-    try:
-        for path in _missing_parents(directory, label):
-            path.mkdir()
-            created.append(path)
-        fd, tmp = tempfile.mkstemp(prefix=".write-probe.", suffix=".tmp", dir=directory)
-        os.close(fd)
-        os.unlink(tmp)
-    except OSError as exc:
-        raise InputError(f"cannot write in {directory} ({exc.strerror or exc})", label) from None
-    finally:
-        for path in reversed(created):
-            with contextlib.suppress(OSError):
-                path.rmdir()
+    for attempt in range(attempts):
+        created: list[Path] = []
+        try:
+            for path in _missing_parents(directory, label):
+                try:
+                    path.mkdir()
+                except FileExistsError:
+                    continue  # made meanwhile by another process
+                created.append(path)
+            fd, tmp = tempfile.mkstemp(prefix=".write-probe.", suffix=".tmp", dir=directory)
+            os.close(fd)
+            os.unlink(tmp)
+            return
+        except FileNotFoundError as exc:
+            if attempt == attempts - 1:
+                raise InputError(f"cannot write in {directory} ({exc.strerror or exc})", label) from None
+        except OSError as exc:
+            raise InputError(f"cannot write in {directory} ({exc.strerror or exc})", label) from None
+        finally:
+            for path in reversed(created):
+                with contextlib.suppress(OSError):
+                    path.rmdir()
 
 
 def check_output_file(path: str | Path, option: str) -> None:
