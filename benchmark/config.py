@@ -18,6 +18,7 @@ from typing import Any, ClassVar, TypeVar
 
 from benchmark.errors import InputError
 from benchmark.io.atomic import write_json_atomic
+from benchmark.io.json_input import parse_json, read_json
 
 C = TypeVar("C", bound="ConfigBase")
 
@@ -64,11 +65,7 @@ class ConfigBase:
 
     @classmethod
     def from_json(cls: type[C], text: str, path: str | Path | None = None) -> C:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise InputError(f"not valid JSON ({err.msg} at line {err.lineno})", path) from None
-        return cls.from_dict(data, path)
+        return cls.from_dict(parse_json(text, path), path)
 
     def save(self, path: str | Path) -> None:
         """Write the config as JSON (atomically)."""
@@ -76,11 +73,7 @@ class ConfigBase:
 
     @classmethod
     def load(cls: type[C], path: str | Path) -> C:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as err:
-            raise InputError(f"cannot read config ({err.strerror})", path) from None
-        return cls.from_json(text, path)
+        return cls.from_dict(read_json(path, "config"), path)
 
 
 def _coerce(owner: str, key: str, value: Any, hint: Any, path: str | Path | None) -> Any:

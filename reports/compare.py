@@ -21,10 +21,12 @@ BOOTSTRAP_SEED = 0
 def evaluate_many(ref: str | Path, archives: list[str | Path], extractor_name: str, device: str = "cpu",
                   bootstrap: int = 0, cache_dir: str | Path | None = None,
                   reporter: Reporter | None = None) -> list[dict[str, Any]]:  # fmt: skip
-    """evaluate_archives for every archive against `ref` (one extractor, one feature cache)."""
+    """evaluate_archives for every archive against `ref` (one extractor, one feature cache).
+
+    Every input is checked (`check_inputs`) before the first archive is evaluated."""
     from benchmark.evaluation.bootstrap import BootstrapSettings
     from benchmark.evaluation.cache import FeatureCache
-    from benchmark.evaluation.evaluate import EvalSettings, evaluate_archives
+    from benchmark.evaluation.evaluate import EvalSettings, check_inputs, evaluate_archives
     from benchmark.extractors.base import ExtractorOptions
     from benchmark.extractors.registry import build_extractor
 
@@ -36,6 +38,8 @@ def evaluate_many(ref: str | Path, archives: list[str | Path], extractor_name: s
     root = paths.cache_root(cache_dir)
     extractor = build_extractor(extractor_name, ExtractorOptions(device=device, cache_dir=root))
     settings = EvalSettings(device=device)
+    for archive in archives:
+        check_inputs(ref, archive, extractor.info, settings)
     cache = FeatureCache(root)
     boot = BootstrapSettings(bootstrap, BOOTSTRAP_SEED) if bootstrap else None
     return [evaluate_archives(ref, archive, extractor, settings, cache, reporter, boot) for archive in archives]

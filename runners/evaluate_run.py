@@ -17,6 +17,7 @@ from typing import Any
 from benchmark import paths
 from benchmark.errors import InputError
 from benchmark.io.atomic import write_json_atomic
+from benchmark.io.json_input import read_json_object
 from benchmark.progress import QuietReporter, Reporter
 from runners.sample import SAMPLE_JSON
 
@@ -25,9 +26,12 @@ BOOTSTRAP_CONFIDENCE = 0.95
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object, or None when the file is missing or malformed (for files that are only reused if valid)."""
+    if not path.is_file():  # os.stat only: a FIFO is never opened
+        return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 
@@ -76,8 +80,9 @@ def evaluate_run_archive(
 
     run_dir, archive, ref = Path(run_dir), Path(archive), Path(ref)
     reporter = reporter or QuietReporter()
-    if not (run_dir / "config.json").is_file():
+    if not (run_dir / "config.json").exists():
         raise InputError("not a run directory (no config.json)", run_dir)
+    run_config = read_json_object(run_dir / "config.json", "run config")
     if bootstrap < 0:
         raise InputError(f"bootstrap must be >= 0, got {bootstrap}")
     if not tag or "/" in tag or tag.startswith("."):
@@ -101,7 +106,6 @@ def evaluate_run_archive(
     boot = BootstrapSettings(bootstrap, BOOTSTRAP_SEED, BOOTSTRAP_CONFIDENCE) if bootstrap > 0 else None
     result: dict[str, Any] = evaluate_archives(ref, archive, extractor, settings, cache, reporter, boot)
 
-    run_config = _read_json(run_dir / "config.json")
     sample_json = _read_json(archive.parent / SAMPLE_JSON) or {}
     result["run"] = {"dir": str(run_dir), "hash": run_dir.name.rsplit("-", 1)[-1], "config": run_config}
     result["sample_config"] = sample_json.get("sample_config")

@@ -36,15 +36,18 @@ def run_evaluation(
     from benchmark.extractors.base import ExtractorOptions
     from benchmark.extractors.registry import build_extractor
     from benchmark.io.npz import inspect_archive
+    from benchmark.io.outputs import probe_writable_directory
     from benchmark.progress import make_reporter
 
-    # Validate both archives before any expensive work.
+    # Validate both archives and the cache directory before any expensive work.
     inspect_archive(ref)
     inspect_archive(sample)
+    cache_root = paths.cache_root(cache_dir)
+    if use_cache:
+        probe_writable_directory(cache_root)
     world = init_from_env(device)
     if world.size > 1 and device.startswith("cuda"):
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
-    cache_root = paths.cache_root(cache_dir)
     options = ExtractorOptions(
         device=device, batch_size=batch_size, weights_path=inception, cache_dir=cache_root, backend=backend,
         compile=compile_network,
@@ -59,6 +62,15 @@ def run_evaluation(
     cache = FeatureCache(cache_root) if use_cache else None
     reporter = make_reporter(quiet or not world.is_main)
     return evaluate_archives(ref, sample, extractor, settings, cache, reporter, selection=selection)
+
+
+def _check_output(output: Path | None, protected: list[Path]) -> None:
+    """--output must be writable and none of the files the command reads or writes; checked before any work."""
+    from benchmark.io.outputs import check_output_file, refuse_overwrite
+
+    if output is not None:
+        refuse_overwrite(output, protected, "--output")
+        check_output_file(output, "--output")
 
 
 def _emit(result: dict, fmt: str, output: Path | None) -> None:
@@ -137,10 +149,15 @@ def evaluate(
       admbench evaluate reference_stats/fmnist16-fmnist-cnn.npz out/runs/RUN --extractor fmnist-cnn
     """
     from benchmark.evaluation.selection import parse_metrics
+    from benchmark.io.inputs import require_file_or_directory, require_regular_file
 
     selection = parse_metrics(metric_names, kid_subsets, kid_subset_size)
     if compile_network and backend != "torch":
         raise click.BadParameter("--compile applies to the torch backend only", param_hint="--compile")
+    require_regular_file(ref, "an .npz archive")
+    require_file_or_directory(sample, "an .npz archive or a run directory")
+    if inception is not None:
+        require_regular_file(inception, "an Inception weights file")
     if sample.is_dir():
         for flag, given in (("--recompute-ref-stats", recompute_ref_stats), ("--pr-arithmetic", pr_arithmetic != "gpu-tf"),
                             ("--metrics", bool(selection.extras))):
@@ -151,6 +168,7 @@ def evaluate(
         _evaluate_run_dir(ref, sample, extractor, backend, compile_network, inception, device, batch_size, cache_dir,
                           not no_cache, fmt, output, quiet)
         return
+    _check_output(output, [p for p in (ref, sample, inception) if p is not None])
     result = run_evaluation(
         ref, sample, extractor, backend, inception, device, batch_size, cache_dir, not no_cache,
         recompute_ref_stats, pr_arithmetic, quiet, compile_network, selection,
@@ -165,18 +183,32 @@ def _evaluate_run_dir(
     ref: Path, run_dir: Path, extractor: str, backend: str, compile_network: bool, inception: Path | None, device: str,
     batch_size: int, cache_dir: Path | None, use_cache: bool, fmt: str, output: Path | None, quiet: bool,
 ) -> None:
-    """Evaluate every finished sample archive of a run into RUN/metrics/<tag>.json."""
+    """Evaluate every finished sample archive of a run into RUN/metrics/<tag>.json (all inputs checked first)."""
     from benchmark.errors import InputError
     from benchmark.evaluation.formatting import render
     from benchmark.io.atomic import write_text_atomic
+    from benchmark.io.json_input import read_json_object
+    from benchmark.io.npz import inspect_archive
+    from benchmark.io.outputs import probe_writable_directory
     from benchmark.progress import make_reporter
     from runners.evaluate_run import evaluate_run_archive
+    from runners.sample import SAMPLE_JSON
 
-    if not (run_dir / "config.json").is_file():
+    config = run_dir / "config.json"
+    if not config.exists():
         raise InputError("is a directory but not a run directory (no config.json)", run_dir)
+    read_json_object(config, "run config")
     archives = sorted((run_dir / "samples").glob("*/samples_*.npz"))
     if not archives:
         raise InputError("run directory has no finished sample archives under samples/<tag>/", run_dir)
+    for path in (ref, *archives):
+        inspect_archive(path)
+    metrics = [run_dir / "metrics" / f"{a.parent.name}.json" for a in archives]
+    side_files = [a.parent / SAMPLE_JSON for a in archives]
+    _check_output(output, [p for p in (ref, inception, config, *archives, *side_files, *metrics) if p is not None])
+    probe_writable_directory(run_dir / "metrics")
+    if use_cache:
+        probe_writable_directory(paths.cache_root(cache_dir))
     reporter = make_reporter(quiet)
     texts = []
     for archive in archives:
@@ -205,9 +237,10 @@ def demo(out: Path, fmt: str, output: Path | None, device: str, batch_size: int,
     This shows the whole evaluation path without any download; its numbers are not Inception FID.
     """
     from benchmark.evaluation.demo import make_demo_pair
-    from benchmark.io.writable import check_writable_dir
+    from benchmark.io.outputs import probe_writable_directory
 
-    check_writable_dir(out, "--out")
+    probe_writable_directory(out)
+    _check_output(output, [out / "demo_ref.npz", out / "demo_sample.npz"])
     ref, sample = make_demo_pair(out)
     result = run_evaluation(
         ref, sample, "random-cnn-test", "torch", None, device, batch_size, cache_dir or out / "cache",

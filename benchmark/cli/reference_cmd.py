@@ -35,9 +35,12 @@ def train_extractor_cmd(out_dir: Path | None, epochs: int, seed: int) -> None:
       admbench reference train-extractor
       admbench reference train-extractor --out /tmp/fmnist --epochs 1 --seed 1
     """
-    from benchmark.data.reference_manifest import REFERENCE_DIR
+    from benchmark.data.reference_manifest import REFERENCE_DIR, read_manifest
+    from benchmark.io.outputs import probe_writable_directory
     from runners.train_extractor import TrainExtractorConfig, train_extractor
 
+    probe_writable_directory(out_dir or REFERENCE_DIR)
+    read_manifest(out_dir or REFERENCE_DIR)  # a malformed manifest must fail now, not after training
     train_extractor(TrainExtractorConfig(epochs=epochs, seed=seed), out_dir or REFERENCE_DIR, log=click.echo)
 
 
@@ -76,11 +79,27 @@ def build_cmd(
       admbench reference build fashion-mnist --extractor fmnist-cnn --resolution 16
       admbench reference build fashion-mnist --extractor fmnist-cnn --resolution 32 --out /tmp/ref.npz
     """
+    from benchmark.data.reference_manifest import REFERENCE_DIR
     from benchmark.data.registry import open_dataset
     from benchmark.extractors.base import ExtractorOptions
     from benchmark.extractors.registry import build_extractor
-    from runners.reference_build import build_reference
+    from runners.reference_build import build_reference, default_output_name
 
+    if out_path is not None:
+        _check_reference_output(out_path, dataset)
     data = open_dataset(dataset, resolution, int(channels))
     model = build_extractor(extractor, ExtractorOptions(device=device, batch_size=batch_size))
-    build_reference(data, model, out_path, num_images=num_images, seed=seed, batch_size=batch_size, log=click.echo)
+    target = out_path or REFERENCE_DIR / default_output_name(data, model.info.name)
+    _check_reference_output(target, dataset)
+    build_reference(data, model, target, num_images=num_images, seed=seed, batch_size=batch_size, log=click.echo)
+
+
+def _check_reference_output(target: Path, dataset: str) -> None:
+    """The reference batch and its folder's manifest must be writable, and neither may be the DATASET file."""
+    from benchmark.data.reference_manifest import MANIFEST_NAME, read_manifest
+    from benchmark.io.outputs import check_output_file, refuse_overwrite
+
+    source = Path(dataset).expanduser()
+    refuse_overwrite(target, [source, target.parent / MANIFEST_NAME], "--out")
+    check_output_file(target, "--out")
+    read_manifest(target.parent)  # a malformed manifest must fail now, not after the statistics are computed

@@ -41,8 +41,8 @@ def render(directory: Path) -> None:
 
 
 @report.command("compare")
-@click.argument("ref", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("archives", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("ref", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("archives", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--extractor", default="inception-v3", show_default=True, metavar="NAME", help="Feature extractor.")
 @device_option("cpu", "Torch device for the feature extractor.")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
@@ -50,12 +50,25 @@ def render(directory: Path) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write compare.md and compare.csv into this folder.")
 def compare(ref: Path, archives: tuple[Path, ...], extractor: str, device: str, bootstrap: int, out: Path | None) -> None:
-    """Evaluate ARCHIVES against REF into one table (FID, sFID, IS, precision, recall, FID 95% CI)."""
+    """Evaluate ARCHIVES against REF into one table (FID, sFID, IS, precision, recall, FID 95% CI).
+
+    Every archive and both output files are checked before the first evaluation starts.
+    """
+    from benchmark import paths
     from benchmark.io.atomic import write_text_atomic
+    from benchmark.io.npz import inspect_archive
+    from benchmark.io.outputs import check_output_file, probe_writable_directory, refuse_overwrite
     from benchmark.progress import make_reporter
     from reports.compare import comparison_table, evaluate_many
     from reports.tables import to_csv, to_markdown
 
+    for path in (ref, *archives):
+        inspect_archive(path)
+    if out is not None:
+        for target in (out / "compare.md", out / "compare.csv"):
+            refuse_overwrite(target, (ref, *archives), "--out")
+            check_output_file(target, "--out")
+    probe_writable_directory(paths.cache_root())
     results = evaluate_many(ref, list(archives), extractor, device, bootstrap, reporter=make_reporter(False))
     table = comparison_table(results, [a.name for a in archives])
     text = to_markdown(table)

@@ -9,17 +9,24 @@ import numpy as np
 
 from benchmark.data.base import ImageDataset
 from benchmark.errors import InputError
+from benchmark.io.inputs import require_regular_file
+from benchmark.io.npz import member_header
 
 
 def load_image_npz(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Validated (images uint8 NHWC, labels int64 or None) from an image `.npz`; InputError on any problem."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found", path)
+    require_regular_file(path, "an image .npz file")
+    if not zipfile.is_zipfile(path):
+        raise InputError("not a readable .npz file: it is not a zip archive (np.savez writes zip archives of .npy "
+                         "arrays)", path)  # fmt: skip
     try:
         with np.load(path, allow_pickle=False) as data:
             if "arr_0" not in data.files:
                 raise InputError(f"no 'arr_0' image array (keys: {', '.join(data.files) or 'none'})", path)
+            for key in ("arr_0", "arr_1"):  # headers and sizes checked before numpy allocates anything
+                if key in data.files:
+                    member_header(path, key)
             images = data["arr_0"]
             labels = data["arr_1"] if "arr_1" in data.files else None
     except InputError:

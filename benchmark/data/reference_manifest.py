@@ -6,12 +6,12 @@ lives in the repository's `reference_stats/`; files written elsewhere get a mani
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from benchmark.errors import InputError
 from benchmark.io.atomic import sha256_file, write_json_atomic
+from benchmark.io.json_input import read_json
 
 REFERENCE_DIR = Path(__file__).resolve().parents[2] / "reference_stats"
 MANIFEST_NAME = "manifest.json"
@@ -23,10 +23,7 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / MANIFEST_NAME
     if not path.exists():
         return {"format": FORMAT, "files": {}}
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"unreadable manifest ({exc})", path) from exc
+    manifest = read_json(path, "manifest")
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         raise InputError("manifest has no 'files' object", path)
     return manifest

@@ -13,7 +13,7 @@ from benchmark import __version__
 from benchmark.errors import InputError
 from benchmark.evaluation.bootstrap import BootstrapInputs, BootstrapSettings, bootstrap_metrics
 from benchmark.evaluation.cache import CacheKey, CacheUnusable, FeatureCache
-from benchmark.evaluation.distances import PRArithmetic
+from benchmark.evaluation.distances import PRArithmetic, tf_cpu_k_slices
 from benchmark.evaluation.extract import archive_sha256, extract_features
 from benchmark.evaluation.metrics import (
     coverage_matrix,
@@ -27,7 +27,8 @@ from benchmark.evaluation.selection import (EXTRA_LABELS, SCALAR_KEYS, MetricSel
                                             required_labels)
 from benchmark.evaluation.stats import mean_and_covariance
 from benchmark.extractors.base import ExtractorInfo, FeatureExtractor
-from benchmark.io.npz import ArchiveInfo, inspect_archive, read_labels, read_small_array
+from benchmark.evaluation.stats_check import covariance_problem, mean_problem
+from benchmark.io.npz import ArchiveInfo, inspect_archive, member_header, read_labels, read_small_array
 from benchmark.progress import QuietReporter, Reporter
 
 METRIC_KEYS = ("inception_score", "fid", "sfid", "precision", "recall")
@@ -78,22 +79,66 @@ def _archive_meta(info: ArchiveInfo, sha256: str, cache_hit: bool) -> dict[str, 
 
 
 def _stored_stats(path: Path, dims: tuple[int, int], extractor_name: str) -> dict[str, np.ndarray]:
+    """REF's mu, sigma, mu_s, sigma_s as float64, each checked (shape from its header first, then the values)."""
     out = {}
     for key, dim in (("mu", dims[0]), ("sigma", dims[0]), ("mu_s", dims[1]), ("sigma_s", dims[1])):
-        arr = read_small_array(path, key)
+        header = member_header(path, key)
         expected = (dim,) if key.startswith("mu") else (dim, dim)
-        if arr.shape != expected:
+        if header.shape != expected:
             raise InputError(
-                f"stored {key} has shape {arr.shape}, but extractor {extractor_name} needs {expected}; the stored "
+                f"stored {key} has shape {header.shape}, but extractor {extractor_name} needs {expected}; the stored "
                 "statistics belong to another feature extractor (use --recompute-ref-stats to ignore them)",
                 path,
             )
-        if not np.issubdtype(arr.dtype, np.floating):
-            raise InputError(f"stored {key} has dtype {arr.dtype}, expected floating point", path)
-        if not np.isfinite(arr).all():
-            raise InputError(f"stored {key} contains NaN or inf", path)
+        if not np.issubdtype(header.dtype, np.floating):
+            raise InputError(f"stored {key} has dtype {header.dtype}, expected floating point", path)
+        arr = read_small_array(path, key)
+        problem = mean_problem(arr) if key.startswith("mu") else covariance_problem(arr, arr.dtype)
+        if problem is not None:
+            raise InputError(f"stored {key} {problem}", path)
         out[key] = arr.astype(np.float64)
     return out
+
+
+@dataclass(frozen=True)
+class CheckedInputs:
+    """What `check_inputs` read and validated: both archives' headers, the labels in use, stored statistics."""
+
+    ref_info: ArchiveInfo
+    sample_info: ArchiveInfo
+    labels: np.ndarray | None
+    ref_labels: np.ndarray | None
+    stored: dict[str, np.ndarray] | None
+
+
+def check_inputs(ref_path: str | Path, sample_path: str | Path, info: ExtractorInfo, settings: EvalSettings,
+                 selection: MetricSelection | None = None) -> CheckedInputs:  # fmt: skip
+    """Every check of `evaluate_archives` that can fail on the inputs, run before any feature is extracted."""
+    ref_path, sample_path = Path(ref_path), Path(sample_path)
+    ref_info, sample_info = inspect_archive(ref_path), inspect_archive(sample_path)
+    for p, n in ((ref_path, ref_info.num_images), (sample_path, sample_info.num_images)):
+        if n < settings.k + 1:
+            raise InputError(f"holds {n} images; precision/recall with k={settings.k} needs at least {settings.k + 1}", p)
+    if settings.pr_arithmetic is PRArithmetic.CPU_TF:
+        try:
+            tf_cpu_k_slices(info.pool_dim)
+        except ValueError as exc:
+            raise InputError(f"--pr-arithmetic cpu-tf with extractor {info.name}: {exc}", sample_path) from None
+    selection = selection or MetricSelection()
+    wants_labels = "fid_per_class" in selection.extras or "label_accuracy" in selection.extras
+    labels = read_labels(sample_path) if info.label_space is not None or wants_labels else None
+    ref_labels = read_labels(ref_path) if "fid_per_class" in selection.extras else None
+    required_labels(selection, info, ref_path, sample_path, ref_labels, labels)
+    if labels is not None and info.label_space is not None and (labels.min(initial=0) < 0 or labels.max(initial=0) >= info.logits_dim):
+        raise InputError(f"labels must lie in [0, {info.logits_dim}) for extractor {info.name} ({info.label_space} "
+                         f"classes), got {labels.min()}..{labels.max()}", sample_path)  # fmt: skip
+    stored = None
+    if settings.use_stored_ref_stats and ref_info.stored_stat_keys:
+        missing = sorted(set(("mu", "sigma", "mu_s", "sigma_s")) - set(ref_info.stored_stat_keys))
+        if missing:
+            raise InputError(f"has stored statistics but lacks {', '.join(missing)}", ref_path)
+        stored = _stored_stats(ref_path, (info.pool_dim, info.spatial_dim), info.name)
+    return CheckedInputs(ref_info, sample_info, labels, ref_labels, stored)
 
 
 def _reference_radii(pool: np.ndarray, ref_sha256: str, ref_info: ArchiveInfo, info: ExtractorInfo,
@@ -156,24 +201,9 @@ def evaluate_archives(
     ref_path, sample_path = Path(ref_path), Path(sample_path)
     info = extractor.info
     # Every check that can fail on the inputs runs before any feature is extracted or cached.
-    ref_info, sample_info = inspect_archive(ref_path), inspect_archive(sample_path)
-    for p, n in ((ref_path, ref_info.num_images), (sample_path, sample_info.num_images)):
-        if n < settings.k + 1:
-            raise InputError(f"holds {n} images; precision/recall with k={settings.k} needs at least {settings.k + 1}", p)
+    checked = check_inputs(ref_path, sample_path, info, settings, selection)
     selection = selection or MetricSelection()
-    wants_labels = "fid_per_class" in selection.extras or "label_accuracy" in selection.extras
-    labels = read_labels(sample_path) if info.label_space is not None or wants_labels else None
-    ref_labels = read_labels(ref_path) if "fid_per_class" in selection.extras else None
-    required_labels(selection, info, ref_path, sample_path, ref_labels, labels)
-    if labels is not None and info.label_space is not None and (labels.min(initial=0) < 0 or labels.max(initial=0) >= info.logits_dim):
-        raise InputError(f"labels must lie in [0, {info.logits_dim}) for extractor {info.name} ({info.label_space} "
-                         f"classes), got {labels.min()}..{labels.max()}", sample_path)  # fmt: skip
-    stored = None
-    if settings.use_stored_ref_stats and ref_info.stored_stat_keys:
-        missing = sorted(set(("mu", "sigma", "mu_s", "sigma_s")) - set(ref_info.stored_stat_keys))
-        if missing:
-            raise InputError(f"has stored statistics but lacks {', '.join(missing)}", ref_path)
-        stored = _stored_stats(ref_path, (info.pool_dim, info.spatial_dim), info.name)
+    labels, ref_labels, stored = checked.labels, checked.ref_labels, checked.stored
 
     # The archives' bytes are hashed now, on every evaluation: the cache key and the recorded provenance.
     ref_sha256, sample_sha256 = archive_sha256(ref_path, reporter), archive_sha256(sample_path, reporter)

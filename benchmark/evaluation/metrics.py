@@ -12,18 +12,30 @@ import numpy as np
 import torch
 
 from benchmark.evaluation.distances import DistanceBlock, PRArithmetic, distance_block
+from benchmark.evaluation.stats_check import covariance_problem, mean_problem
 
 #----------------------------------------------------------------------------
 # Frechet distance (FID, sFID).
 
 
 def _check_stats(mu: np.ndarray, sigma: np.ndarray, which: str) -> tuple[np.ndarray, np.ndarray]:
+    """float64 copies of one Gaussian's statistics; ValueError when they cannot give a meaningful distance.
+
+    The checks are the O(dim^2) ones of benchmark.evaluation.stats_check (finite, no float64 overflow, symmetric
+    and non-negative variances within round-off of the input's precision); the eigenvalue check is the
+    callers' (the evaluator runs it once on stored statistics), so bootstrap replicates stay cheap.
+    """
+    stored_dtype = np.asarray(sigma).dtype
     mu = np.atleast_1d(np.asarray(mu, dtype=np.float64))
     sigma = np.atleast_2d(np.asarray(sigma, dtype=np.float64))
     if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
         raise ValueError(f"{which}: mean of shape {mu.shape} and covariance of shape {sigma.shape} do not match")
-    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
-        raise ValueError(f"{which}: statistics contain NaN or inf")
+    problem = mean_problem(mu)
+    if problem is not None:
+        raise ValueError(f"{which}: mean {problem}")
+    problem = covariance_problem(sigma, stored_dtype, check_psd=False)
+    if problem is not None:
+        raise ValueError(f"{which}: covariance {problem}")
     return mu, sigma
 
 
@@ -61,6 +73,12 @@ def trace_sqrt_product(
     return float(evals.clamp(min=0).sqrt().sum())
 
 
+# A computed distance in [-FID_ROUNDOFF * (|tr S1| + |tr S2| + ||mu1 - mu2||^2), 0) is round-off and reads as 0:
+# identical rank-deficient covariances (2048 dims, 300 samples) give about -4e-8 of that scale; anything more
+# negative means the covariances are not positive semi-definite and is an error.
+FID_ROUNDOFF = 1e-5
+
+
 def frechet_distance(
     mu1: np.ndarray,
     sigma1: np.ndarray,
@@ -68,14 +86,25 @@ def frechet_distance(
     sigma2: np.ndarray,
     device: str | torch.device = "cpu",
 ) -> float:
-    """Frechet distance ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2)) between two Gaussians (float64)."""
+    """Frechet distance ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2)) between two Gaussians (float64).
+
+    Tiny negative round-off (within FID_ROUNDOFF of the traces) is returned as 0.0; a larger negative value
+    raises ValueError (the covariances are not positive semi-definite).
+    """
     mu1, sigma1 = _check_stats(mu1, sigma1, "first statistics")
     mu2, sigma2 = _check_stats(mu2, sigma2, "second statistics")
     if mu1.shape != mu2.shape:
         raise ValueError(f"statistics have different dimensions: {mu1.shape[0]} and {mu2.shape[0]}")
     diff = mu1 - mu2
+    tr1, tr2, mean_term = float(np.trace(sigma1)), float(np.trace(sigma2)), float(diff @ diff)
     tr_covmean = trace_sqrt_product(sigma1, sigma2, device=device)
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr_covmean)
+    distance = mean_term + tr1 + tr2 - 2.0 * tr_covmean
+    if distance >= 0.0:
+        return distance
+    if -distance <= FID_ROUNDOFF * (abs(tr1) + abs(tr2) + mean_term):
+        return 0.0
+    raise ValueError(f"Frechet distance is {distance:.6g} < 0: the covariances are not positive semi-definite "
+                     f"(traces {tr1:.6g} and {tr2:.6g})")  # fmt: skip
 
 
 #----------------------------------------------------------------------------
