@@ -11,4 +11,5 @@ class InputError(Exception):
     def __init__(self, message: str, path: str | Path | None = None) -> None:
         self.path = None if path is None else str(path)
         text = " ".join(str(message).split())
+        self.message = text
         super().__init__(f"{self.path}: {text}" if self.path else text)

@@ -39,7 +39,7 @@ def _missing_parents(directory: Path, label: str | Path) -> list[Path]:
     while True:
         try:
             st = os.stat(current)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # missing, or under a file: look further up
             missing.append(current)
             if current.parent == current:
                 break
@@ -48,12 +48,13 @@ def _missing_parents(directory: Path, label: str | Path) -> list[Path]:
         except OSError as exc:
             raise InputError(f"cannot create files in {current} ({exc.strerror or exc})", label) from None
         if not stat.S_ISDIR(st.st_mode):
-            raise InputError(f"cannot create files under {current}: it is {file_kind(st.st_mode)}", label)
+            raise InputError(f"cannot write under {current}: it is {file_kind(st.st_mode)}, not a directory", label)
         break
     return missing[::-1]
 
 
-def probe_writable_directory(directory: str | Path, name: str | Path | None = None, attempts: int = 3) -> None:
+def probe_writable_directory(directory: str | Path, name: str | Path | None = None, attempts: int = 3,
+                             what: str | None = None) -> None:
     """Create `directory` (and missing parents) and a temporary file in it, then remove all of them again.
 
     InputError naming `name` (default: the directory) when that fails, so a run never ends on an unwritable path.
@@ -62,6 +63,15 @@ def probe_writable_directory(directory: str | Path, name: str | Path | None = No
     """
     directory = Path(directory)
     label = directory if name is None else name
+    try:
+        _probe(directory, label, attempts)
+    except InputError as exc:
+        if what is None:
+            raise
+        raise InputError(f"{what}: {exc.message}", label) from None
+
+
+def _probe(directory: Path, label: str | Path, attempts: int) -> None:
     for attempt in range(attempts):
         created: list[Path] = []
         try:
