@@ -45,7 +45,6 @@ import enum
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 
@@ -60,6 +59,7 @@ class PRArithmetic(enum.Enum):
 _EIGEN_HALF_PACKET = 8
 _EIGEN_HALF_ACCUMULATORS = 4
 _EIGEN_HALF_LEAF = 200
+_FAST_CHUNK = 512  # k-chunk of the fast GEMM whose error bound decides which entries need the exact sum
 
 
 def tf_cpu_k_slices(dim: int) -> tuple[int, ...]:
@@ -140,8 +140,8 @@ def tf_cpu_row_sums(x16: torch.Tensor) -> torch.Tensor:
 
 
 def _tf_max0(d: torch.Tensor) -> torch.Tensor:
-    """tf.maximum(d, 0) on CPU: NaN stays NaN, -inf becomes 0."""
-    return torch.where(torch.isnan(d), d, torch.clamp(d, min=0))
+    """tf.maximum(d, 0) on CPU: NaN stays NaN (torch.clamp propagates it), -inf becomes 0."""
+    return torch.clamp(d, min=0)
 
 
 def _fp16_distance(nu16: torch.Tensor, nv16: torch.Tensor, prod16: torch.Tensor) -> torch.Tensor:
@@ -149,20 +149,29 @@ def _fp16_distance(nu16: torch.Tensor, nv16: torch.Tensor, prod16: torch.Tensor)
     return _tf_max0((nu16 - prod16 * 2) + nv16)
 
 
+def _all_finite(x: torch.Tensor) -> bool:
+    """Whether every value is finite: their float32 sum is finite exactly then (a block of fp16-range values
+    cannot overflow it), and summing is far cheaper than an element-wise test."""
+    return bool(torch.isfinite(x.sum(dtype=torch.float32)))
+
+
 def _fp32_distances(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     nu, nv = (u * u).sum(dim=1), (v * v).sum(dim=1)
     return (nu[:, None] - 2.0 * (u @ v.T) + nv[None, :]).clamp_(min=0.0)
 
 
-def _sequential_dot(u: np.ndarray, v: np.ndarray, slices: tuple[int, ...]) -> np.ndarray:
-    """Row-wise dots of u [A, D] and v [A, D] (fp16 values held in fp32): fp32 sums in k order per slice,
-    slices added in order. Products of fp16 values are exact in fp32, so FMA or not makes no difference."""
+def _sequential_dot(ut: torch.Tensor, vt: torch.Tensor, slices: tuple[int, ...]) -> torch.Tensor:
+    """Dots of the columns of ut [D, A] and vt [D, A] (fp16 values held in fp32): fp32 sums in k order per slice
+    starting from zero, the slices' sums added in order. Products of fp16 values are exact in fp32, so fused
+    multiply-adds or not make no difference; each torch op rounds once, on CPU and GPU."""
+    prods = ut * vt
     total = None
     k0 = 0
     for length in slices:
-        prods = u[:, k0 : k0 + length] * v[:, k0 : k0 + length]
-        part = np.add.accumulate(prods, axis=1, dtype=np.float32)[:, -1]  # strictly sequential
-        total = part if total is None else (total + part).astype(np.float32)
+        acc = prods[k0].clone()
+        for k in range(k0 + 1, k0 + length):
+            acc += prods[k]
+        total = acc if total is None else total + acc
         k0 += length
     assert total is not None
     return total
@@ -170,10 +179,10 @@ def _sequential_dot(u: np.ndarray, v: np.ndarray, slices: tuple[int, ...]) -> np
 
 @dataclass
 class DistanceBlock:
-    """Distances of rows u [M, D] to rows v [N, D], float32.
+    """Distances of rows u [M, D] to rows v [N, D]: fp16 where the arithmetic's values are fp16, else float32.
 
     `d` is the arithmetic's value wherever `lo == hi`; elsewhere the exact value lies in [lo, hi] and `d` is
-    some value in that interval, until `exact_at` replaces it.
+    some value in that interval, until `exact_at` replaces it. Compare with `at_most`, which never rounds.
     """
 
     d: torch.Tensor
@@ -189,19 +198,16 @@ class DistanceBlock:
         """Make `d` exact (lo == hi == d) at the entries of a boolean mask [M, N]."""
         if self._u16 is None:
             return
-        idx = torch.nonzero(mask & (self.lo != self.hi), as_tuple=False)
-        if idx.numel() == 0:
+        idx = torch.nonzero(mask & (self.lo != self.hi), as_tuple=True)
+        if idx[0].numel() == 0:
             return
-        u = self._u16.float().cpu().numpy()
-        v = self._v16.float().cpu().numpy()
-        chunk = max(1, (1 << 25) // max(1, u.shape[1]))
-        for c0 in range(0, idx.shape[0], chunk):
-            part = idx[c0 : c0 + chunk]
-            i, j = part[:, 0], part[:, 1]
-            dots = _sequential_dot(u[i.cpu().numpy()], v[j.cpu().numpy()], self._slices)
-            prod16 = torch.from_numpy(dots).to(self.d.device).half()
-            assert self._nu16 is not None and self._nv16 is not None
-            exact = _tf_max0((self._nu16[i] - prod16 * 2) + self._nv16[j]).float()
+        assert self._v16 is not None and self._nu16 is not None and self._nv16 is not None
+        ut, vt = self._u16.T.float(), self._v16.T.float()
+        chunk = max(1, (1 << 24) // ut.shape[0])  # 64 MiB of products at a time
+        for c0 in range(0, idx[0].numel(), chunk):
+            i, j = idx[0][c0 : c0 + chunk], idx[1][c0 : c0 + chunk]
+            prod16 = _sequential_dot(ut[:, i], vt[:, j], self._slices).half()
+            exact = _tf_max0((self._nu16[i] - prod16 * 2) + self._nv16[j])
             self.d[i, j] = exact
             self.lo[i, j] = exact
             self.hi[i, j] = exact
@@ -209,6 +215,17 @@ class DistanceBlock:
     @property
     def exact(self) -> bool:
         return self._u16 is None or bool(torch.equal(self.lo, self.hi))
+
+
+def at_most(x: torch.Tensor, bound: torch.Tensor) -> torch.Tensor:
+    """x <= bound element-wise (broadcasting), exactly: in x's dtype when bound is representable in it (fp16
+    comparisons are cheaper), else in float32."""
+    if x.dtype != bound.dtype:
+        narrowed = bound.to(x.dtype)
+        if bool(torch.equal(narrowed.to(bound.dtype), bound)):
+            return x <= narrowed
+        return x.float() <= bound.float()
+    return x <= bound
 
 
 def _exact_block(d: torch.Tensor) -> DistanceBlock:
@@ -227,8 +244,8 @@ def distance_block(u: torch.Tensor, v: torch.Tensor, arithmetic: PRArithmetic) -
         nv16 = (v16 * v16).float().sum(dim=1).half()
         prod16 = (u16.float() @ v16.float().T).half()
         d16 = _fp16_distance(nu16[:, None], nv16[None, :], prod16)
-        if bool(torch.isfinite(d16).all()):
-            return _exact_block(d16.float())
+        if _all_finite(d16):
+            return _exact_block(d16)
         return _exact_block(_fp32_distances(u, v))
     return _cpu_tf_block(u, v, u16, v16)
 
@@ -239,26 +256,37 @@ def _cpu_tf_block(u: torch.Tensor, v: torch.Tensor, u16: torch.Tensor, v16: torc
     nu16 = tf_cpu_row_sums(u16 * u16)[:, None]
     nv16 = tf_cpu_row_sums(v16 * v16)[None, :]
     uf, vf = u16.float(), v16.float()
-    fast = uf @ vf.T
-    # Any fp32 summation order of D terms lies within gamma * sum|p| of the exact sum (Higham, Thm 3.1),
-    # with gamma = (D - 1) u / (1 - (D - 1) u); TensorFlow's sum and ours both do, hence twice that.
+    # A fast GEMM in k-chunks, accumulated in place. Summing n terms in any order errs by at most
+    # gamma_n * sum|p| with gamma_n = n u / (1 - n u) (Higham, Accuracy and Stability, Thm 3.1 / Lemma 3.1):
+    # TensorFlow's sum (sequential per slice, then the slices) within gamma of (longest slice + slices), ours
+    # within gamma of (chunk + chunks); the bound is their sum. The margin 4u |fast| covers the rounding of
+    # fast +- bound itself, and D * 2^-126 any underflow.
+    chunk = min(dim, _FAST_CHUNK)
+    fast = uf[:, :chunk] @ vf[:, :chunk].T
+    for k0 in range(chunk, dim, chunk):
+        fast.addmm_(uf[:, k0 : k0 + chunk], vf[:, k0 : k0 + chunk].T)
     unit = 2.0**-24
-    gamma = (dim - 1) * unit / (1 - (dim - 1) * unit)
-    nonneg = bool((uf >= 0).all()) and bool((vf >= 0).all())
-    magnitude = fast if nonneg else uf.abs() @ vf.abs().T
-    bound = (2.0 * gamma * (1 + gamma) * 1.01) * magnitude + dim * 2.0**-126
-    bound = bound + fast.abs() * (4 * unit)  # the rounding of fast +- bound itself
-    p_lo16, p_hi16 = (fast - bound).half(), (fast + bound).half()
-    d_fast = _fp16_distance(nu16, nv16, fast.half())
-    d_hi = _fp16_distance(nu16, nv16, p_lo16)  # distance falls as the product grows
-    d_lo = _fp16_distance(nu16, nv16, p_hi16)
-    block = DistanceBlock(d_fast.float(), d_lo.float(), d_hi.float(), u16, v16, nu16[:, 0], nv16[0, :], slices)
+    terms = (max(slices) + len(slices)) + (chunk + -(-dim // chunk))
+    gamma = terms * unit / (1 - terms * unit)
+    scale = gamma * (1 + gamma) * 1.01
+    tiny = dim * 2.0**-126
+    if bool((uf >= 0).all()) and bool((vf >= 0).all()):  # sum|p| = the sum itself
+        p_lo16 = (fast * (1 - scale - 4 * unit) - tiny).half()
+        p_hi16 = (fast * (1 + scale + 4 * unit) + tiny).half()
+    else:
+        bound = (uf.abs() @ vf.abs().T) * scale + fast.abs() * (4 * unit) + tiny
+        p_lo16, p_hi16 = (fast - bound).half(), (fast + bound).half()
+    del fast
+    # The distance falls as the product grows; d starts as the upper bound (any value in [lo, hi] will do).
+    hi = _fp16_distance(nu16, nv16, p_lo16)
+    lo = _fp16_distance(nu16, nv16, p_hi16)
+    block = DistanceBlock(hi, lo, hi, u16, v16, nu16[:, 0], nv16[0, :], slices)
     # The fp32 fallback is taken when any value is not finite: decide it on exact values.
-    unsure = ~(torch.isfinite(block.lo) & torch.isfinite(block.hi)) & (block.lo != block.hi)
-    block.exact_at(unsure)
-    if not bool(torch.isfinite(block.d).all()):
-        return _exact_block(_fp32_distances(u, v))
+    if not (_all_finite(lo) and _all_finite(hi)):
+        block.exact_at(~(torch.isfinite(lo) & torch.isfinite(hi)))
+        if not _all_finite(block.d):
+            return _exact_block(_fp32_distances(u, v))
     return block
 
 
-__all__ = ["PRArithmetic", "DistanceBlock", "distance_block", "tf_cpu_row_sums", "tf_cpu_k_slices"]
+__all__ = ["PRArithmetic", "DistanceBlock", "at_most", "distance_block", "tf_cpu_row_sums", "tf_cpu_k_slices"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from benchmark.evaluation.distances import DistanceBlock, PRArithmetic, distance_block
+from benchmark.evaluation.distances import DistanceBlock, PRArithmetic, at_most, distance_block
 from benchmark.evaluation.stats_check import covariance_problem, mean_problem
 
 #----------------------------------------------------------------------------
@@ -149,18 +149,22 @@ def pairwise_sq_distances(
     entry exact in the given arithmetic (see `benchmark.evaluation.distances`)."""
     block = distance_block(u, v, arithmetic)
     block.exact_at(torch.ones_like(block.d, dtype=torch.bool))
-    return block.d
+    return block.d.float()
 
 
 def _merge_smallest(best: torch.Tensor | None, block: DistanceBlock, count: int) -> torch.Tensor:
-    """The `count` smallest exact values per row of [best | block]: only the block's entries that can still be
-    among them (lower bound <= the count-th smallest upper bound) are made exact."""
-    hi = block.hi if best is None else torch.cat([best, block.hi], dim=1)
-    count = min(count, hi.shape[1])
-    threshold = torch.topk(hi, count, dim=1, largest=False).values[:, -1:]
-    block.exact_at(block.lo <= threshold)
-    cand = block.d if best is None else torch.cat([best, block.d], dim=1)
-    return torch.topk(cand, count, dim=1, largest=False).values
+    """The `count` smallest exact values per row of [best | block] (float32): only the block's entries that can
+    still be among them (lower bound <= the count-th smallest upper bound) are made exact."""
+    count_here = min(count, block.hi.shape[1])
+    hi = torch.topk(block.hi, count_here, dim=1, largest=False).values.float()
+    if best is not None:
+        hi = torch.cat([best, hi], dim=1)
+    threshold = torch.topk(hi, min(count, hi.shape[1]), dim=1, largest=False).values[:, -1:]
+    block.exact_at(at_most(block.lo, threshold))
+    cand = torch.topk(block.d, count_here, dim=1, largest=False).values.float()
+    if best is not None:
+        cand = torch.cat([best, cand], dim=1)
+    return torch.topk(cand, min(count, cand.shape[1]), dim=1, largest=False).values
 
 
 def manifold_radii(
@@ -186,8 +190,11 @@ def manifold_radii(
 
 def _exact_near(block: DistanceBlock, row_radii: torch.Tensor, col_radii: torch.Tensor) -> None:
     """Make exact the entries whose ball membership (d <= a row's or a column's radius) the bounds leave open."""
-    open_row = (block.lo <= row_radii[:, None]) & (block.hi > row_radii[:, None])
-    open_col = (block.lo <= col_radii[None, :]) & (block.hi > col_radii[None, :])
+    if block.exact:
+        return
+    rows, cols = row_radii[:, None], col_radii[None, :]
+    open_row = at_most(block.lo, rows) & ~at_most(block.hi, rows)
+    open_col = at_most(block.lo, cols) & ~at_most(block.hi, cols)
     block.exact_at(open_row | open_col)
 
 
@@ -208,8 +215,8 @@ def _coverage(
             c1 = c0 + block_size
             block = distance_block(ref[r0:r1], sample[c0:c1], arithmetic)  # rows: reference, as the reference
             _exact_near(block, ref_radii[r0:r1], sample_radii[c0:c1])
-            ref_in[r0:r1] |= (block.d <= sample_radii[None, c0:c1]).any(dim=1)
-            sample_in[c0:c1] |= (block.d <= ref_radii[r0:r1, None]).any(dim=0)
+            ref_in[r0:r1] |= at_most(block.d, sample_radii[None, c0:c1]).any(dim=1)
+            sample_in[c0:c1] |= at_most(block.d, ref_radii[r0:r1, None]).any(dim=0)
     return ref_in, sample_in
 
 
@@ -279,8 +286,8 @@ def coverage_matrix(
             c1 = c0 + block_size
             block = distance_block(ref[r0:r1], sample[c0:c1], arithmetic)
             _exact_near(block, ref_radii_t[r0:r1], sample_radii[c0:c1])
-            cover[r0:r1, c0:c1] = (block.d <= sample_radii[None, c0:c1]).cpu().numpy()
-            flags[c0:c1] |= (block.d <= ref_radii_t[r0:r1, None]).any(dim=0)
+            cover[r0:r1, c0:c1] = at_most(block.d, sample_radii[None, c0:c1]).cpu().numpy()
+            flags[c0:c1] |= at_most(block.d, ref_radii_t[r0:r1, None]).any(dim=0)
     return flags.cpu().numpy(), cover
 
 
