@@ -216,3 +216,14 @@ def test_released_checkpoints_become_pseudo_runs_with_recorded_sha256(tmp_path: 
     clf_dir = next(s for s in again.stages if isinstance(s, LoadStage) and s.kind == "classifier").run_dir()
     assert guided and all(s.config.classifier_run == str(clf_dir) for s in guided)
     assert all(s.run_dir is not None and s.run_dir.name.startswith("gd-") for s in guided)
+
+
+def test_smoke_plan_keeps_the_run_directories_of_earlier_versions() -> None:
+    """Run hashes and sample tags name directories on disk: the smoke plan's must stay those recorded (golden/
+    smoke_plan.json, written by the code before the run directory got one owner), or earlier runs are not found."""
+    golden = json.loads((Path(__file__).parent / "golden" / "smoke_plan.json").read_text(encoding="utf-8"))
+    p = plan(SMOKE, TABLES, 1, Path("/nonexistent-out"))
+    assert {t.key: t.hash for t in _trains(p)} == golden["runs"]
+    assert sorted(s.key for s in p.stages if isinstance(s, SampleStage)) == golden["samples"]
+    for t in _trains(p):
+        assert t.key == f"train:{t.run_dir.name}" and t.run_dir.name.endswith("-" + config_hash(t.config))
