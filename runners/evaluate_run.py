@@ -18,7 +18,7 @@ from benchmark import paths
 from benchmark.errors import InputError
 from benchmark.io.atomic import write_json_atomic
 from benchmark.progress import QuietReporter, Reporter
-from runners.sample import SAMPLE_JSON
+from runners.rundir import RunDir, SampleDir
 
 BOOTSTRAP_SEED = 0
 BOOTSTRAP_CONFIDENCE = 0.95
@@ -74,16 +74,15 @@ def evaluate_run_archive(
     from benchmark.extractors.registry import build_extractor
     from benchmark.io.npz import inspect_archive
 
-    run_dir, archive, ref = Path(run_dir), Path(archive), Path(ref)
+    run, archive, ref = RunDir(Path(run_dir)), Path(archive), Path(ref)
     reporter = reporter or QuietReporter()
-    if not (run_dir / "config.json").is_file():
-        raise InputError("not a run directory (no config.json)", run_dir)
+    run_config = run.config.to_dict()
     if bootstrap < 0:
         raise InputError(f"bootstrap must be >= 0, got {bootstrap}")
     if not tag or "/" in tag or tag.startswith("."):
         raise InputError(f"metrics tag must be a plain file name, got {tag!r}")
     sample_info, ref_info = inspect_archive(archive), inspect_archive(ref)
-    out_path = run_dir / "metrics" / f"{tag}.json"
+    out_path = run.metrics(tag)
     existing = _read_json(out_path) if out_path.exists() else None
     if existing is not None and _matches(existing, sample_info.fast_key, ref_info.fast_key, extractor_name, backend,
                                              bootstrap):
@@ -101,9 +100,8 @@ def evaluate_run_archive(
     boot = BootstrapSettings(bootstrap, BOOTSTRAP_SEED, BOOTSTRAP_CONFIDENCE) if bootstrap > 0 else None
     result: dict[str, Any] = evaluate_archives(ref, archive, extractor, settings, cache, reporter, boot)
 
-    run_config = _read_json(run_dir / "config.json")
-    sample_json = _read_json(archive.parent / SAMPLE_JSON) or {}
-    result["run"] = {"dir": str(run_dir), "hash": run_dir.name.rsplit("-", 1)[-1], "config": run_config}
+    sample_json = _read_json(SampleDir(archive.parent).record) or {}
+    result["run"] = {"dir": str(run.path), "hash": run.hash, "config": run_config}
     result["sample_config"] = sample_json.get("sample_config")
     result["milestone"] = sample_json.get("milestone")
     result["sampling"] = {k: sample_json.get(k) for k in ("tag", "weights", "classifier", "labels", "noise", "sha256")}

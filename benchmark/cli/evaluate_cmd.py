@@ -171,10 +171,11 @@ def _evaluate_run_dir(
     from benchmark.io.atomic import write_text_atomic
     from benchmark.progress import make_reporter
     from runners.evaluate_run import evaluate_run_archive
+    from runners.rundir import RunDir
 
-    if not (run_dir / "config.json").is_file():
+    if not RunDir(run_dir).exists():
         raise InputError("is a directory but not a run directory (no config.json)", run_dir)
-    archives = sorted((run_dir / "samples").glob("*/samples_*.npz"))
+    archives = RunDir(run_dir).finished_archives()
     if not archives:
         raise InputError("run directory has no finished sample archives under samples/<tag>/", run_dir)
     reporter = make_reporter(quiet)
