@@ -4,8 +4,8 @@ The JSON is `benchmark.evaluation.evaluate.evaluate_archives`'s result (metrics,
 sha256, reference and sample fingerprints, settings, versions) plus "run" {dir, hash, config},
 "sample_config" and "milestone" (from the archive's sample.json when there is one, so seeds and sampler
 settings travel with the numbers) and, with `bootstrap > 0`, "ci95" and "bootstrap": percentile intervals of
-every metric and their replicates (benchmark.evaluation.bootstrap). An existing metrics file for the same archive,
-reference, extractor and bootstrap setting is returned as is.
+every metric and their replicates (benchmark.evaluation.bootstrap). An existing metrics file for the same archive
+and reference bytes (their SHA-256), extractor and bootstrap setting is returned as is.
 """
 
 from __future__ import annotations
@@ -32,12 +32,12 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _matches(existing: dict[str, Any], sample_key: str, ref_key: str, extractor_name: str, backend: str,
+def _matches(existing: dict[str, Any], sample_sha256: str, ref_sha256: str, extractor_name: str, backend: str,
              bootstrap: int) -> bool:
     try:
         same = (
-            existing["sample"]["fingerprint"] == sample_key
-            and existing["reference"]["fingerprint"] == ref_key
+            existing["sample"]["sha256"] == sample_sha256
+            and existing["reference"]["sha256"] == ref_sha256
             and existing["extractor"]["name"] == extractor_name
             and str(existing["extractor"]["backend"]).split("+")[0] == backend  # torch+compile serves torch
         )
@@ -65,11 +65,12 @@ def evaluate_run_archive(
 ) -> dict[str, Any]:
     """Evaluate `archive` against `ref` with extractor `extractor_name`; write and return metrics/<tag>.json.
 
-    An existing metrics file is returned as is when it was computed from the same archives, extractor, backend
-    and bootstrap setting."""
+    An existing metrics file is returned as is when it was computed from the same archives (the SHA-256 of their
+    bytes, not the zip's CRCs, which a rotted or altered file can keep), extractor, backend and bootstrap setting."""
     from benchmark.evaluation.bootstrap import BootstrapSettings
     from benchmark.evaluation.cache import FeatureCache
     from benchmark.evaluation.evaluate import EvalSettings, evaluate_archives
+    from benchmark.evaluation.extract import archive_sha256
     from benchmark.extractors.base import ExtractorOptions
     from benchmark.extractors.registry import build_extractor
     from benchmark.io.npz import inspect_archive
@@ -81,11 +82,12 @@ def evaluate_run_archive(
         raise InputError(f"bootstrap must be >= 0, got {bootstrap}")
     if not tag or "/" in tag or tag.startswith("."):
         raise InputError(f"metrics tag must be a plain file name, got {tag!r}")
-    sample_info, ref_info = inspect_archive(archive), inspect_archive(ref)
+    inspect_archive(archive)  # both archives are checked before any work
+    inspect_archive(ref)
     out_path = run.metrics(tag)
     existing = _read_json(out_path) if out_path.exists() else None
-    if existing is not None and _matches(existing, sample_info.fast_key, ref_info.fast_key, extractor_name, backend,
-                                             bootstrap):
+    if existing is not None and _matches(existing, archive_sha256(archive, reporter), archive_sha256(ref, reporter),
+                                         extractor_name, backend, bootstrap):  # fmt: skip
         reporter.log(f"{out_path} is up to date")
         return existing
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import zipfile
+import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +18,7 @@ from benchmark.evaluation.metrics import frechet_distance
 from benchmark.extractors.base import ExtractorOptions
 from benchmark.extractors.registry import build_extractor
 from benchmark.io.atomic import write_json_atomic
+from benchmark.io.npz import inspect_archive
 from runners.config import SampleConfig, run_config_from_dict
 from runners.evaluate_run import evaluate_run_archive
 from runners.rundir import RunDir, sample_tag
@@ -96,3 +101,60 @@ def test_bad_arguments_are_input_errors(run_with_archive, tmp_path):
     with pytest.raises(InputError, match="unknown feature extractor"):
         evaluate_run_archive(run, archive, ref, "no-such-extractor", "x", cache_dir=tmp_path / "cache")
 
+
+def _solve_gf2(vectors: list[int], target: int) -> int:
+    """A set of `vectors` (as a bit mask of their indices) whose XOR is `target`."""
+    pivots: dict[int, tuple[int, int]] = {}  # leading bit -> (vector, the indices it combines)
+    for i, v in enumerate(vectors):
+        m = 1 << i
+        while v and v.bit_length() - 1 in pivots:
+            pv, pm = pivots[v.bit_length() - 1]
+            v, m = v ^ pv, m ^ pm
+        if v:
+            pivots[v.bit_length() - 1] = (v, m)
+    chosen = 0
+    while target:
+        pv, pm = pivots[target.bit_length() - 1]
+        target, chosen = target ^ pv, chosen ^ pm
+    return chosen
+
+
+def _other_images_same_crc(archive: Path) -> None:
+    """Change the last images of `archive` in place, then four more bytes so that arr_0.npy keeps its CRC-32 (CRC-32
+    is affine over GF(2)): another file whose zip directory, sizes and CRCs are those of the old one."""
+    blob = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as zf:
+        member = zf.read("arr_0.npy")
+    start = blob.find(member)
+    assert start >= 0 and blob.find(member, start + 1) == -1  # stored, not deflated: the bytes appear as they are
+    data = bytearray(member)
+    data[-100:-4] = bytes(255 - b for b in data[-100:-4])
+    data[-4:] = bytes(4)
+    base = zlib.crc32(bytes(data))
+    flips = []
+    for bit in range(32):
+        flipped = bytearray(data)
+        flipped[len(data) - 4 + bit // 8] ^= 1 << (bit % 8)
+        flips.append(zlib.crc32(bytes(flipped)) ^ base)
+    chosen = _solve_gf2(flips, base ^ zlib.crc32(member))
+    for bit in range(32):
+        if chosen >> bit & 1:
+            data[len(data) - 4 + bit // 8] ^= 1 << (bit % 8)
+    assert zlib.crc32(bytes(data)) == zlib.crc32(member) and data != member
+    blob[start : start + len(member)] = data
+    archive.write_bytes(bytes(blob))
+
+
+@pytest.mark.parametrize("changed", ["sample", "reference"])
+def test_an_archive_changed_under_the_same_crc_is_evaluated_again(run_with_archive, tmp_path, changed):
+    _, run, archive, ref, sample_config = run_with_archive
+    tag = sample_tag(sample_config)
+    first = evaluate_run_archive(run, archive, ref, EXTRACTOR, tag, cache_dir=tmp_path / "cache")
+    path = archive if changed == "sample" else ref
+    fingerprint = inspect_archive(path).fast_key
+    _other_images_same_crc(path)
+    assert inspect_archive(path).fast_key == fingerprint  # the zip directory cannot tell the files apart
+    again = evaluate_run_archive(run, archive, ref, EXTRACTOR, tag, cache_dir=tmp_path / "cache")
+    assert again[changed]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest() != first[changed]["sha256"]
+    assert again["fid"] != first["fid"]
+    assert json.loads((run / "metrics" / f"{tag}.json").read_text()) == json.loads(json.dumps(again))
