@@ -1,9 +1,10 @@
 """The one config system: typed frozen dataclasses serialised to JSON by their type hints.
 
 Every configuration of admbench (networks, diffusion, training, sampling, run records) derives from
-`ConfigBase`: `to_dict` writes enums as their values and tuples as lists; `from_dict` converts each JSON value
-to the annotated type (enums, optionals, tuples, nested configs), takes defaults for missing keys, refuses
-unknown keys and wrong types with one `InputError` naming the key, and then runs the dataclass's own checks.
+`ConfigBase`: `to_dict` writes enums as their values, `TextForm`s as their text and tuples as lists;
+`from_dict` converts each JSON value to the annotated type (enums, text forms, optionals, tuples, nested
+configs), takes defaults for missing keys, refuses unknown keys and wrong types with one `InputError` naming the
+key, and then runs the dataclass's own checks.
 """
 
 from __future__ import annotations
@@ -21,6 +22,15 @@ from benchmark.io.atomic import write_json_atomic
 from benchmark.io.json_input import parse_json, read_json
 
 C = TypeVar("C", bound="ConfigBase")
+T = TypeVar("T", bound="TextForm")
+
+
+class TextForm:
+    """A config value written in JSON as one string (a timestep respacing): `parse(text)` reads it, `str()` writes it."""
+
+    @classmethod
+    def parse(cls: type[T], text: str) -> T:
+        raise NotImplementedError
 
 
 class ConfigBase:
@@ -38,6 +48,8 @@ class ConfigBase:
             value = getattr(self, f.name)
             if isinstance(value, enum.Enum):
                 value = value.value
+            elif isinstance(value, TextForm):
+                value = str(value)
             elif isinstance(value, tuple):
                 value = list(value)
             out[f.name] = value
@@ -93,6 +105,15 @@ def _coerce(owner: str, key: str, value: Any, hint: Any, path: str | Path | None
         if value not in choices:
             raise InputError(f"{where} must be one of {choices}, got {value!r}", path)
         return hint(value)
+    if isinstance(hint, type) and issubclass(hint, TextForm):
+        if isinstance(value, hint):
+            return value
+        if not isinstance(value, str):
+            raise InputError(f"{where} must be a string, got {value!r}", path)
+        try:
+            return hint.parse(value)
+        except InputError as err:
+            raise InputError(str(err), path) from None
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise InputError(f"{where} must be a list, got {type(value).__name__}", path)

@@ -18,6 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from benchmark.diffusion.respacing import Respacing
+from benchmark.diffusion.sampling import Sampler
 from benchmark.paper import (
     CHECK,
     CROSS,
@@ -65,12 +67,11 @@ def sampler_text(sample_config: dict[str, Any] | None) -> str:
     """'DDIM, 10 steps (eta 0)' / 'DDPM, 250 steps' from a stored SampleConfig dict."""
     if not sample_config:
         return ""
-    sampler = str(sample_config.get("sampler", "")).upper()
-    respacing = str(sample_config.get("respacing", ""))
-    counts = [int(x) for x in re.findall(r"\d+", respacing)]
-    steps = f"{sum(counts)} steps" if counts else "all steps"
-    text = f"{sampler}, {steps}"
-    if sampler == "DDIM":
+    sampler = Sampler(sample_config.get("sampler", Sampler.DDPM.value))
+    count = Respacing.parse(str(sample_config.get("respacing", ""))).count
+    steps = f"{count} steps" if count is not None else "all steps"
+    text = f"{sampler.value.upper()}, {steps}"
+    if sampler is Sampler.DDIM:
         text += f" (eta {float(sample_config.get('eta', 0.0)):g})"
     if sample_config.get("precision", "fp32") != "fp32":
         text += f", {sample_config['precision']}"

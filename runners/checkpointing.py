@@ -1,5 +1,5 @@
 """Training checkpoints in a run directory: `checkpoints/state-<step:07d>.pt` (resume) and
-`checkpoints/ema-<rate>-<step:07d>.safetensors` (EMA weights for sampling).
+`checkpoints/ema-<rate>-<step:07d>.safetensors` (EMA weights for sampling); their paths are the RunDir's.
 
 State files are plain dicts of tensors, numbers and strings, written atomically with torch.save and read with
 torch.load(weights_only=True). Milestone checkpoints are kept; of the others only the newest `keep_recent`
@@ -9,7 +9,6 @@ survive. A latest checkpoint that cannot be read is skipped with a message and t
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,53 +17,14 @@ import torch
 
 from benchmark.errors import InputError
 from benchmark.io.atomic import atomic_path
-
-_STATE_RE = re.compile(r"^state-(\d{7,})\.pt$")
-_EMA_RE = re.compile(r"^ema-([0-9.e-]+)-(\d{7,})\.safetensors$")
-
-
-def checkpoint_dir(run_dir: str | Path) -> Path:
-    return Path(run_dir) / "checkpoints"
-
-
-def state_path(run_dir: str | Path, step: int) -> Path:
-    return checkpoint_dir(run_dir) / f"state-{step:07d}.pt"
-
-
-def rate_label(rate: float) -> str:
-    """EMA rate as written in file names and checkpoint keys (repr of the float: 0.9999)."""
-    return repr(float(rate))
-
-
-def ema_path(run_dir: str | Path, rate: float, step: int) -> Path:
-    return checkpoint_dir(run_dir) / f"ema-{rate_label(rate)}-{step:07d}.safetensors"
-
-
-def list_states(run_dir: str | Path) -> list[int]:
-    """Steps of the state checkpoints present, ascending."""
-    d = checkpoint_dir(run_dir)
-    if not d.is_dir():
-        return []
-    return sorted(int(m.group(1)) for p in d.iterdir() if (m := _STATE_RE.match(p.name)))
-
-
-def list_ema(run_dir: str | Path) -> dict[float, list[int]]:
-    """EMA weight files present: rate -> ascending steps."""
-    d = checkpoint_dir(run_dir)
-    out: dict[float, list[int]] = {}
-    if d.is_dir():
-        for p in d.iterdir():
-            if m := _EMA_RE.match(p.name):
-                out.setdefault(float(m.group(1)), []).append(int(m.group(2)))
-    return {k: sorted(v) for k, v in out.items()}
-
+from runners.rundir import RunDir, rate_label
 
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def save_state(run_dir: str | Path, step: int, state: dict[str, Any]) -> Path:
+def save_state(run: RunDir, step: int, state: dict[str, Any]) -> Path:
     """Write `state` as checkpoints/state-<step>.pt atomically (temp file + fsync + rename)."""
-    path = state_path(run_dir, step)
+    path = run.state(step)
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
     return path
@@ -81,10 +41,10 @@ def read_state(path: str | Path) -> dict[str, Any]:
     return obj
 
 
-def load_latest_state(run_dir: str | Path, log: Callable[[str], None]) -> dict[str, Any] | None:
+def load_latest_state(run: RunDir, log: Callable[[str], None]) -> dict[str, Any] | None:
     """The newest readable state checkpoint (falling back past damaged ones, each reported via `log`), or None."""
-    for step in reversed(list_states(run_dir)):
-        path = state_path(run_dir, step)
+    for step in reversed(run.state_steps()):
+        path = run.state(step)
         try:
             state = read_state(path)
         except InputError as err:
@@ -97,12 +57,12 @@ def load_latest_state(run_dir: str | Path, log: Callable[[str], None]) -> dict[s
     return None
 
 
-def state_problem(run_dir: str | Path, step: int) -> str | None:
+def state_problem(run: RunDir, step: int) -> str | None:
     """Why checkpoints/state-<step>.pt cannot be resumed from (missing, truncated, another step), or None.
 
     Memory-maps the file: the zip directory and the pickled structure are read, the tensor data is not.
     """
-    path = state_path(run_dir, step)
+    path = run.state(step)
     if not path.is_file():
         return f"{path.name} is missing"
     try:
@@ -114,11 +74,11 @@ def state_problem(run_dir: str | Path, step: int) -> str | None:
     return None
 
 
-def ema_problem(run_dir: str | Path, rate: float, step: int) -> str | None:
+def ema_problem(run: RunDir, rate: float, step: int) -> str | None:
     """Why checkpoints/ema-<rate>-<step>.safetensors cannot be sampled from (missing, truncated), or None."""
     from safetensors import safe_open
 
-    path = ema_path(run_dir, rate, step)
+    path = run.ema(rate, step)
     if not path.is_file():
         return f"{path.name} is missing"
     try:
@@ -129,34 +89,34 @@ def ema_problem(run_dir: str | Path, rate: float, step: int) -> str | None:
     return None
 
 
-def checkpoint_problems(run_dir: str | Path, step: int, ema_rates: tuple[float, ...]) -> list[str]:
+def checkpoint_problems(run: RunDir, step: int, ema_rates: tuple[float, ...]) -> list[str]:
     """What is missing or damaged among the state and EMA files of `step` (empty when all are usable)."""
-    problems = [state_problem(run_dir, step), *(ema_problem(run_dir, rate, step) for rate in ema_rates)]
+    problems = [state_problem(run, step), *(ema_problem(run, rate, step) for rate in ema_rates)]
     return [p for p in problems if p is not None]
 
 
-def prune(run_dir: str | Path, milestones: tuple[int, ...], keep_recent: int = 2) -> None:
+def prune(run: RunDir, milestones: tuple[int, ...], keep_recent: int = 2) -> None:
     """Delete state and EMA files that are neither milestones nor among the `keep_recent` newest states."""
-    steps = list_states(run_dir)
+    steps = run.state_steps()
     keep = set(milestones) | set(steps[-keep_recent:])
     for step in steps:
         if step not in keep:
-            state_path(run_dir, step).unlink(missing_ok=True)
-    for rate, ema_steps in list_ema(run_dir).items():
+            run.state(step).unlink(missing_ok=True)
+    for rate, ema_steps in run.ema_steps().items():
         for step in ema_steps:
             if step not in keep:
-                ema_path(run_dir, rate, step).unlink(missing_ok=True)
+                run.ema(rate, step).unlink(missing_ok=True)
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # EMA weights for sampling
 
 
-def save_ema(run_dir: str | Path, rate: float, step: int, weights: dict[str, torch.Tensor], config: dict[str, Any]) -> Path:
+def save_ema(run: RunDir, rate: float, step: int, weights: dict[str, torch.Tensor], config: dict[str, Any]) -> Path:
     """checkpoints/ema-<rate>-<step>.safetensors with metadata {config (JSON), step, ema_rate}, atomically."""
     from safetensors.torch import save_file
 
-    path = ema_path(run_dir, rate, step)
+    path = run.ema(rate, step)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in weights.items()}
     meta = {"config": json.dumps(config, sort_keys=True), "step": str(step), "ema_rate": rate_label(rate)}
     with atomic_path(path, suffix=".safetensors") as tmp:

@@ -1,27 +1,36 @@
-"""Run configurations: training (diffusion model or noisy classifier) and sampling, as frozen dataclasses.
+"""Run configurations and run records, as frozen dataclasses: where every run setting is validated.
 
-Every config has one set of defaults, `to_dict` (JSON-ready) and `from_dict` refusing unknown keys with an
-InputError naming the key. A run config's canonical JSON is hashed into its run directory's name
-(`runners.rundir`), so two runs share a directory only when every resolved setting is equal.
+Training (diffusion model or noisy classifier), sampling, and the record of a released guided-diffusion
+checkpoint used as a run. Every config has one set of defaults, `to_dict` (JSON-ready) and `from_dict` refusing
+unknown keys with an InputError naming the key. A run record's canonical JSON is hashed into its run directory's
+name (`runners.rundir`), so two runs share a directory only when every resolved setting is equal.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import json
 import math
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from benchmark.config import ConfigBase
 from benchmark.diffusion.config import DiffusionConfig
+from benchmark.diffusion.respacing import Respacing
+from benchmark.diffusion.sampling import Sampler
 from benchmark.errors import InputError
 from benchmark.models.config import ClassifierConfig, Precision, UNetConfig
 
-SAMPLERS = ("ddpm", "ddim")
+
+class RunKind(enum.Enum):
+    """What a run directory holds (the "kind" of its config.json)."""
+
+    DIFFUSION = "diffusion"  # a diffusion model trained here
+    CLASSIFIER = "classifier"  # a noisy classifier trained here
+    GD_CHECKPOINT = "gd-checkpoint"  # a released guided-diffusion diffusion model
+    GD_CLASSIFIER = "gd-classifier"  # a released guided-diffusion noisy classifier
 
 
 def _check_keys(owner: str, data: Any, known: set[str], path: str | Path | None) -> None:
@@ -134,10 +143,10 @@ def _diffusion_from_dict(data: Any, path: str | Path | None) -> DiffusionConfig:
     return DiffusionConfig.from_dict(data, None if path is None else str(path))
 
 
-def _check_kind(data: dict[str, Any], kind: str, path: str | Path | None) -> None:
-    found = data.get("kind", kind)
-    if found != kind:
-        raise InputError(f"config kind is {found!r}, expected {kind!r}", path)
+def _check_kind(data: dict[str, Any], kind: RunKind, path: str | Path | None) -> None:
+    found = data.get("kind", kind.value)
+    if found != kind.value:
+        raise InputError(f"config kind is {found!r}, expected {kind.value!r}", path)
 
 
 @dataclass(frozen=True)
@@ -147,12 +156,10 @@ class RunConfig:
     unet: UNetConfig = UNetConfig()
     diffusion: DiffusionConfig = DiffusionConfig()
     train: TrainConfig = TrainConfig()
-    kind: str = "diffusion"
+    kind: ClassVar[RunKind] = RunKind.DIFFUSION
 
     def __post_init__(self) -> None:
         u, d, t = self.unet, self.diffusion, self.train
-        if self.kind != "diffusion":
-            raise InputError(f"RunConfig.kind must be 'diffusion', got {self.kind!r}")
         if u.image_size != t.resolution:
             raise InputError(f"unet.image_size {u.image_size} != train.resolution {t.resolution}")
         if u.in_channels != t.channels or u.out_channels != t.channels:
@@ -168,7 +175,7 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind,
+            "kind": self.kind.value,
             "unet": self.unet.to_dict(),
             "diffusion": self.diffusion.to_dict(),
             "train": self.train.to_dict(),
@@ -177,7 +184,7 @@ class RunConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], path: str | Path | None = None) -> RunConfig:
         _check_keys("run config", data, {"kind", "unet", "diffusion", "train"}, path)
-        _check_kind(data, "diffusion", path)
+        _check_kind(data, RunKind.DIFFUSION, path)
         try:
             return cls(
                 unet=UNetConfig.from_dict(data.get("unet", {}), path),
@@ -195,12 +202,10 @@ class ClassifierRunConfig:
     classifier: ClassifierConfig = ClassifierConfig()
     diffusion: DiffusionConfig = DiffusionConfig()  # noise schedule used to make x_t
     train: TrainConfig = TrainConfig(class_cond=True, ema_rates=())
-    kind: str = "classifier"
+    kind: ClassVar[RunKind] = RunKind.CLASSIFIER
 
     def __post_init__(self) -> None:
         c, t = self.classifier, self.train
-        if self.kind != "classifier":
-            raise InputError(f"ClassifierRunConfig.kind must be 'classifier', got {self.kind!r}")
         if c.image_size != t.resolution or c.in_channels != t.channels:
             raise InputError(f"classifier image_size/in_channels ({c.image_size}/{c.in_channels}) != "
                              f"train resolution/channels ({t.resolution}/{t.channels})")  # fmt: skip
@@ -213,7 +218,7 @@ class ClassifierRunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind,
+            "kind": self.kind.value,
             "classifier": self.classifier.to_dict(),
             "diffusion": self.diffusion.to_dict(),
             "train": self.train.to_dict(),
@@ -222,7 +227,7 @@ class ClassifierRunConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], path: str | Path | None = None) -> ClassifierRunConfig:
         _check_keys("classifier run config", data, {"kind", "classifier", "diffusion", "train"}, path)
-        _check_kind(data, "classifier", path)
+        _check_kind(data, RunKind.CLASSIFIER, path)
         train = data.get("train", {})
         if isinstance(train, dict):
             train = {"class_cond": True, "ema_rates": [], **train}
@@ -243,10 +248,10 @@ def run_config_from_dict(data: dict[str, Any], path: str | Path | None = None) -
     """RunConfig or ClassifierRunConfig according to data["kind"] (default "diffusion")."""
     if not isinstance(data, dict):
         raise InputError("a run config must be a JSON object", path)
-    kind = data.get("kind", "diffusion")
-    if kind == "diffusion":
+    kind = data.get("kind", RunKind.DIFFUSION.value)
+    if kind == RunKind.DIFFUSION.value:
         return RunConfig.from_dict(data, path)
-    if kind == "classifier":
+    if kind == RunKind.CLASSIFIER.value:
         return ClassifierRunConfig.from_dict(data, path)
     raise InputError(f"unknown config kind {kind!r}; expected 'diffusion' or 'classifier'", path)
 
@@ -263,12 +268,70 @@ def load_run_config(path: str | Path) -> AnyRunConfig:
     return run_config_from_dict(data, path)
 
 
+@dataclass(frozen=True)
+class ReleasedCheckpoint:
+    """A released guided-diffusion checkpoint used as a run (nothing is trained): its file and reference flags.
+
+    `flags` are the reference scripts' flags with every default filled in (parsed and checked against the file by
+    runners.gd_checkpoint). The run directory is named by `identity()`: the kind, the file's sha256 and the flags,
+    not where the file lies.
+    """
+
+    kind: RunKind  # GD_CHECKPOINT or GD_CLASSIFIER
+    name: str  # the file's name
+    path: str  # the file, resolved
+    sha256: str
+    flags: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        if self.kind not in (RunKind.GD_CHECKPOINT, RunKind.GD_CLASSIFIER):
+            raise InputError(f"a released checkpoint is of kind gd-checkpoint or gd-classifier, got {self.kind!r}")
+        for name in ("name", "path", "sha256"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise InputError(f"checkpoint.{name} must be a non-empty string, got {getattr(self, name)!r}")
+        if not isinstance(self.flags, Mapping):
+            raise InputError(f"flags must be a JSON object, got {type(self.flags).__name__}")
+
+    @property
+    def file(self) -> Path:
+        return Path(self.path)
+
+    def identity(self) -> dict[str, Any]:
+        """What names the run directory: the same weights and flags give the same directory wherever the file is."""
+        return {"kind": self.kind.value, "sha256": self.sha256, "flags": dict(self.flags)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The run's config.json."""
+        return {"kind": self.kind.value, "checkpoint": {"name": self.name, "path": self.path, "sha256": self.sha256},
+                "flags": dict(self.flags)}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], path: str | Path | None = None) -> ReleasedCheckpoint:
+        _check_keys("released checkpoint record", data, {"kind", "checkpoint", "flags"}, path)
+        checkpoint = data.get("checkpoint")
+        _check_keys("checkpoint", checkpoint, {"name", "path", "sha256"}, path)
+        assert isinstance(checkpoint, dict)
+        try:
+            kind = RunKind(data.get("kind"))
+            return cls(kind, checkpoint.get("name"), checkpoint.get("path"), checkpoint.get("sha256"),
+                       data.get("flags"))  # fmt: skip
+        except ValueError:
+            raise InputError(f"unknown run kind {data.get('kind')!r}", path) from None
+        except InputError as err:
+            raise InputError(str(err), path) from None
+
+
+RunRecord = RunConfig | ClassifierRunConfig | ReleasedCheckpoint
+
+
+def run_record_from_dict(data: dict[str, Any], path: str | Path | None = None) -> RunRecord:
+    """What a run directory's config.json describes: a trained run's config, or a released checkpoint."""
+    if isinstance(data, dict) and data.get("kind") in (RunKind.GD_CHECKPOINT.value, RunKind.GD_CLASSIFIER.value):
+        return ReleasedCheckpoint.from_dict(data, path)
+    return run_config_from_dict(data, path)
+
+
 # ----------------------------------------------------------------------------------------------------------------
-
-
-def _num(x: float) -> str:
-    """Compact, filesystem-safe number: 0.0 -> '0', 1.5 -> '1.5', 0.9999 -> '0.9999'."""
-    return f"{x:g}" if float(x) != int(x) else str(int(x))
 
 
 @dataclass(frozen=True)
@@ -283,8 +346,8 @@ class SampleConfig(ConfigBase):
     milestone: int | None = None  # training step of the weights; None = latest checkpoint
     num_samples: int = 50_000
     batch_size: int = 64
-    sampler: str = "ddpm"  # ddpm | ddim
-    respacing: str = "250"  # timestep_respacing: "" (all), "250", "ddim25", "90,60,60,20,20"
+    sampler: Sampler = Sampler.DDPM
+    respacing: Respacing = Respacing.parse("250")  # written "" (all), "250", "ddim25", "90,60,60,20,20"
     eta: float = 0.0  # DDIM eta
     guidance_scale: float = 0.0  # classifier scale s (0 = no guidance)
     classifier_run: str | None = None  # classifier run directory (required when guidance_scale != 0)
@@ -301,13 +364,13 @@ class SampleConfig(ConfigBase):
             raise InputError(f"sample milestone must be a positive step or null, got {self.milestone}")
         if self.num_samples < 1 or self.batch_size < 1:
             raise InputError("sample num_samples and batch_size must be >= 1")
-        if self.sampler not in SAMPLERS:
-            raise InputError(f"sampler must be one of {list(SAMPLERS)}, got {self.sampler!r}")
-        if not re.fullmatch(r"(ddim\d+|\d+(,\d+)*)?", self.respacing):
-            raise InputError(f"respacing must be '', 'N', 'ddimN' or comma-separated counts, got {self.respacing!r}")
+        if not isinstance(self.sampler, Sampler):
+            raise InputError(f"sampler must be one of {[s.value for s in Sampler]}, got {self.sampler!r}")
+        if not isinstance(self.respacing, Respacing):
+            raise InputError(f"sample.respacing must be a Respacing, got {self.respacing!r}")
         if not (0.0 <= self.eta and math.isfinite(self.eta)):
             raise InputError(f"eta must be >= 0, got {self.eta}")
-        if self.eta != 0 and self.sampler != "ddim":
+        if self.eta != 0 and self.sampler is not Sampler.DDIM:
             raise InputError("eta applies to the ddim sampler only")
         if not math.isfinite(self.guidance_scale):
             raise InputError(f"guidance_scale must be finite, got {self.guidance_scale}")
@@ -319,27 +382,3 @@ class SampleConfig(ConfigBase):
             raise InputError("ema_rate is set but use_ema is false")
         if not isinstance(self.precision, Precision):
             raise InputError(f"sample.precision must be a Precision, got {self.precision!r}")
-
-    def tag(self) -> str:
-        """Readable, unique, filesystem-safe name of these samples, e.g. step0000400-ema0.9999-ddim-ddim25-eta0-g0-seed0-n500.
-
-        Everything that changes the samples is in it (batch_size is not: it does not change them). A milestone of
-        None reads "latest" (the runner resolves it to a step first); a classifier run adds its directory name's
-        hash. Numbers use %g formatting.
-        """
-        step = "latest" if self.milestone is None else f"step{self.milestone:07d}"
-        weights = "model" if not self.use_ema else ("ema" if self.ema_rate is None else f"ema{_num(self.ema_rate)}")
-        steps = self.respacing.replace(",", "_") if self.respacing else "all"
-        parts = [step, weights, f"{self.sampler}-{steps}"]
-        if self.sampler == "ddim":
-            parts.append(f"eta{_num(self.eta)}")
-        parts.append(f"g{_num(self.guidance_scale)}")
-        if self.classifier_run:
-            name = Path(self.classifier_run).name
-            parts.append("clf" + re.sub(r"[^a-z0-9]", "", name.rsplit("-", 1)[-1].lower())[:10])
-        if not self.clip_denoised:
-            parts.append("noclip")
-        if self.precision is not Precision.FP32:
-            parts.append(self.precision.value)
-        parts += [f"seed{self.seed}", f"n{self.num_samples}"]
-        return "-".join(parts)

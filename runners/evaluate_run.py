@@ -4,8 +4,8 @@ The JSON is `benchmark.evaluation.evaluate.evaluate_archives`'s result (metrics,
 sha256, reference and sample fingerprints, settings, versions) plus "run" {dir, hash, config},
 "sample_config" and "milestone" (from the archive's sample.json when there is one, so seeds and sampler
 settings travel with the numbers) and, with `bootstrap > 0`, "ci95" and "bootstrap": percentile intervals of
-every metric and their replicates (benchmark.evaluation.bootstrap). An existing metrics file for the same archive,
-reference, extractor and bootstrap setting is returned as is.
+every metric and their replicates (benchmark.evaluation.bootstrap). An existing metrics file for the same archive
+and reference bytes (their SHA-256), extractor and bootstrap setting is returned as is.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from typing import Any
 from benchmark import paths
 from benchmark.errors import InputError
 from benchmark.io.atomic import write_json_atomic
-from benchmark.io.json_input import read_json_object
 from benchmark.progress import QuietReporter, Reporter
-from runners.sample import SAMPLE_JSON
+from runners.rundir import RunDir, SampleDir
 
 BOOTSTRAP_SEED = 0
 BOOTSTRAP_CONFIDENCE = 0.95
@@ -36,12 +35,12 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _matches(existing: dict[str, Any], sample_key: str, ref_key: str, extractor_name: str, backend: str,
+def _matches(existing: dict[str, Any], sample_sha256: str, ref_sha256: str, extractor_name: str, backend: str,
              bootstrap: int) -> bool:
     try:
         same = (
-            existing["sample"]["fingerprint"] == sample_key
-            and existing["reference"]["fingerprint"] == ref_key
+            existing["sample"]["sha256"] == sample_sha256
+            and existing["reference"]["sha256"] == ref_sha256
             and existing["extractor"]["name"] == extractor_name
             and str(existing["extractor"]["backend"]).split("+")[0] == backend  # torch+compile serves torch
         )
@@ -69,29 +68,29 @@ def evaluate_run_archive(
 ) -> dict[str, Any]:
     """Evaluate `archive` against `ref` with extractor `extractor_name`; write and return metrics/<tag>.json.
 
-    An existing metrics file is returned as is when it was computed from the same archives, extractor, backend
-    and bootstrap setting."""
+    An existing metrics file is returned as is when it was computed from the same archives (the SHA-256 of their
+    bytes, not the zip's CRCs, which a rotted or altered file can keep), extractor, backend and bootstrap setting."""
     from benchmark.evaluation.bootstrap import BootstrapSettings
     from benchmark.evaluation.cache import FeatureCache
     from benchmark.evaluation.evaluate import EvalSettings, evaluate_archives
+    from benchmark.evaluation.extract import archive_sha256
     from benchmark.extractors.base import ExtractorOptions
     from benchmark.extractors.registry import build_extractor
     from benchmark.io.npz import inspect_archive
 
-    run_dir, archive, ref = Path(run_dir), Path(archive), Path(ref)
+    run, archive, ref = RunDir(Path(run_dir)), Path(archive), Path(ref)
     reporter = reporter or QuietReporter()
-    if not (run_dir / "config.json").exists():
-        raise InputError("not a run directory (no config.json)", run_dir)
-    run_config = read_json_object(run_dir / "config.json", "run config")
+    run_config = run.config.to_dict()
     if bootstrap < 0:
         raise InputError(f"bootstrap must be >= 0, got {bootstrap}")
     if not tag or "/" in tag or tag.startswith("."):
         raise InputError(f"metrics tag must be a plain file name, got {tag!r}")
-    sample_info, ref_info = inspect_archive(archive), inspect_archive(ref)
-    out_path = run_dir / "metrics" / f"{tag}.json"
+    inspect_archive(archive)  # both archives are checked before any work
+    inspect_archive(ref)
+    out_path = run.metrics(tag)
     existing = _read_json(out_path) if out_path.exists() else None
-    if existing is not None and _matches(existing, sample_info.fast_key, ref_info.fast_key, extractor_name, backend,
-                                             bootstrap):
+    if existing is not None and _matches(existing, archive_sha256(archive, reporter), archive_sha256(ref, reporter),
+                                         extractor_name, backend, bootstrap):  # fmt: skip
         reporter.log(f"{out_path} is up to date")
         return existing
 
@@ -106,8 +105,8 @@ def evaluate_run_archive(
     boot = BootstrapSettings(bootstrap, BOOTSTRAP_SEED, BOOTSTRAP_CONFIDENCE) if bootstrap > 0 else None
     result: dict[str, Any] = evaluate_archives(ref, archive, extractor, settings, cache, reporter, boot)
 
-    sample_json = _read_json(archive.parent / SAMPLE_JSON) or {}
-    result["run"] = {"dir": str(run_dir), "hash": run_dir.name.rsplit("-", 1)[-1], "config": run_config}
+    sample_json = _read_json(SampleDir(archive.parent).record) or {}
+    result["run"] = {"dir": str(run.path), "hash": run.hash, "config": run_config}
     result["sample_config"] = sample_json.get("sample_config")
     result["milestone"] = sample_json.get("milestone")
     result["sampling"] = {k: sample_json.get(k) for k in ("tag", "weights", "classifier", "labels", "noise", "sha256")}

@@ -2,9 +2,9 @@
 
 Flags are given as in the reference README (`"--image_size 256 --class_cond True ..."`) or as a JSON object
 (inline or a file); missing flags take the reference script defaults (benchmark.compat.script_util).
-A checkpoint becomes a pseudo run directory `<out_root>/runs/gd-<name>-<hash10>/` whose config.json records the
-flags and the checkpoint's sha256 (kind "gd-checkpoint" or "gd-classifier"), so samples and metrics live in
-the same layout as those of trained runs.
+A checkpoint and its flags become a `ReleasedCheckpoint` record (runners.config: kind gd-checkpoint or
+gd-classifier, the file's sha256, the flags) and a run directory `<out_root>/runs/gd-<name>-<hash10>/` holding it
+as config.json (runners.rundir), so samples and metrics live in the same layout as those of trained runs.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import inspect
 import json
 import shlex
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,8 @@ from benchmark.models.checkpoint import load_checkpoint_strict, read_state_dict,
 from benchmark.models.classifier import NoisyClassifier
 from benchmark.models.config import ClassifierConfig, Precision, UNetConfig
 from benchmark.models.unet import UNet
-from runners.rundir import config_hash, prepare_run_dir
+from runners.config import ReleasedCheckpoint, RunKind
+from runners.rundir import RunDir
 
 
 def model_flag_defaults() -> dict[str, Any]:
@@ -144,18 +144,6 @@ def classifier_config_from_flags(flags: dict[str, Any]) -> ClassifierConfig:
         raise InputError(str(err)) from None
 
 
-@dataclass(frozen=True)
-class PseudoRun:
-    """A released checkpoint's pseudo run directory and the config.json it gets (written by `write_pseudo_run`)."""
-
-    run_dir: Path
-    record: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The config.json payload (what prepare_run_dir writes)."""
-        return self.record
-
-
 def _state_dict_shapes(checkpoint: Path) -> dict[str, torch.Tensor]:
     """The checkpoint's tensors without their data where the format allows (memory-mapped .pt, safetensors header)."""
     if checkpoint.suffix == ".safetensors":
@@ -189,73 +177,73 @@ def check_checkpoint_fits(make: Callable[[], nn.Module], checkpoint: Path) -> No
         raise InputError("checkpoint does not match its flags: " + "; ".join(problems), checkpoint)
 
 
-def plan_pseudo_run(kind: str, checkpoint: Path, flags: dict[str, Any], out_root: Path) -> PseudoRun:
-    """The pseudo run directory of a checkpoint and its flags (named by the checkpoint's sha256); writes nothing."""
+def released_record(kind: RunKind, checkpoint: Path, flags: dict[str, Any]) -> ReleasedCheckpoint:
+    """The record of a checkpoint file and its (checked) flags: name, resolved path, sha256; writes nothing."""
     if not checkpoint.is_file():
         raise InputError("checkpoint file not found", checkpoint)
-    record = {"kind": kind, "checkpoint": {"name": checkpoint.name, "path": str(checkpoint.resolve()),
-                                           "sha256": sha256_file(checkpoint)}, "flags": flags}  # fmt: skip
-    identity = {"kind": kind, "sha256": record["checkpoint"]["sha256"], "flags": flags}
-    name = "".join(c if c.isalnum() else "-" for c in checkpoint.stem.lower())[:40]
-    return PseudoRun(out_root / "runs" / f"gd-{name}-{config_hash(identity)}", record)
+    return ReleasedCheckpoint(kind, checkpoint.name, str(checkpoint.resolve()), sha256_file(checkpoint), flags)
 
 
-def write_pseudo_run(run: PseudoRun) -> Path:
-    """Make the pseudo run directory (config.json first); one that cannot be written is an InputError."""
-    check_writable_dir(run.run_dir, "run directory")
-    return prepare_run_dir(run.run_dir, run)
+def create_released_run(record: ReleasedCheckpoint, out_root: str | Path) -> RunDir:
+    """Make the record's run directory (config.json first); one that cannot be written is an InputError."""
+    run = RunDir.for_record(record, out_root)
+    check_writable_dir(run.path, "run directory")
+    return run.create(record)
 
 
-def gd_model_run(checkpoint: str | Path, flags_text: str, out_root: str | Path) -> PseudoRun:
-    """The checked pseudo run (kind "gd-checkpoint") of a released diffusion checkpoint and its flags; writes nothing."""
+def gd_model_run(checkpoint: str | Path, flags_text: str) -> ReleasedCheckpoint:
+    """The checked record (kind gd-checkpoint) of a released diffusion checkpoint and its flags; writes nothing."""
     flags = parse_flags(flags_text, model_flag_defaults())
     config = unet_config_from_flags(flags)
     diffusion_config_from_flags(flags)
     check_checkpoint_fits(lambda: UNet(_fp32(config)), Path(checkpoint))
-    return plan_pseudo_run("gd-checkpoint", Path(checkpoint), flags, Path(out_root))
+    return released_record(RunKind.GD_CHECKPOINT, Path(checkpoint), flags)
 
 
-def gd_classifier_run(checkpoint: str | Path, flags_text: str, out_root: str | Path) -> PseudoRun:
-    """The checked pseudo run (kind "gd-classifier") of a released noisy classifier and its flags; writes nothing."""
+def gd_classifier_run(checkpoint: str | Path, flags_text: str) -> ReleasedCheckpoint:
+    """The checked record (kind gd-classifier) of a released noisy classifier and its flags; writes nothing."""
     flags = parse_flags(flags_text, classifier_flag_defaults())
     config = classifier_config_from_flags(flags)
     check_checkpoint_fits(lambda: NoisyClassifier(_fp32(config)), Path(checkpoint))
-    return plan_pseudo_run("gd-classifier", Path(checkpoint), flags, Path(out_root))
+    return released_record(RunKind.GD_CLASSIFIER, Path(checkpoint), flags)
 
 
 def prepare_gd_model_run(checkpoint: str | Path, flags_text: str, out_root: str | Path) -> Path:
-    """Pseudo run directory (kind "gd-checkpoint") for a released diffusion checkpoint and its flags."""
-    return write_pseudo_run(gd_model_run(checkpoint, flags_text, out_root))
+    """The run directory (kind gd-checkpoint) of a released diffusion checkpoint and its flags, made."""
+    return create_released_run(gd_model_run(checkpoint, flags_text), out_root).path
 
 
 def prepare_gd_classifier_run(checkpoint: str | Path, flags_text: str, out_root: str | Path) -> Path:
-    """Pseudo run directory (kind "gd-classifier") for a released noisy classifier and its flags."""
-    return write_pseudo_run(gd_classifier_run(checkpoint, flags_text, out_root))
+    """The run directory (kind gd-classifier) of a released noisy classifier and its flags, made."""
+    return create_released_run(gd_classifier_run(checkpoint, flags_text), out_root).path
 
 
 def _fp32(config: Any) -> Any:
     return type(config).from_dict({**config.to_dict(), "dtype": Precision.FP32.value})
 
 
-def load_gd_unet(record: dict[str, Any], device: str) -> tuple[UNet, DiffusionConfig]:
+def released_diffusion(record: ReleasedCheckpoint) -> DiffusionConfig:
+    """The diffusion process a released checkpoint's flags describe."""
+    return diffusion_config_from_flags(dict(record.flags))
+
+
+def load_gd_unet(record: ReleasedCheckpoint, device: str) -> tuple[UNet, DiffusionConfig]:
     """The released UNet of a gd-checkpoint record (half-precision torso on CUDA when use_fp16, float32 on CPU)."""
-    flags = record["flags"]
-    config = unet_config_from_flags(flags)
+    config = unet_config_from_flags(dict(record.flags))
     half = config.dtype is not Precision.FP32 and str(device).startswith("cuda")
     model = UNet(config if half else _fp32(config))
-    path = Path(record["checkpoint"]["path"])
-    load_checkpoint_strict(model, read_state_dict(path), path)
+    load_checkpoint_strict(model, read_state_dict(record.file), record.file)
     if half:
         model.convert_to_fp16()
-    return model, diffusion_config_from_flags(flags)
+    return model, released_diffusion(record)
 
 
-def load_gd_classifier(record: dict[str, Any], device: str) -> NoisyClassifier:
-    flags = record["flags"]
-    config = classifier_config_from_flags(flags)
+def load_gd_classifier(record: ReleasedCheckpoint, device: str) -> NoisyClassifier:
+    """The released noisy classifier of a gd-classifier record."""
+    config = classifier_config_from_flags(dict(record.flags))
     half = config.dtype is not Precision.FP32 and str(device).startswith("cuda")
     model = NoisyClassifier(config if half else _fp32(config))
-    path = Path(record["checkpoint"]["path"])
+    path = record.file
     load_checkpoint_strict(model, read_state_dict(path), path)
     if half:
         model.convert_to_fp16()

@@ -21,7 +21,7 @@ from benchmark.models.config import UNetConfig
 from benchmark.paper import GUIDANCE_ARCH, TABLE1, TABLE2, TABLE3, ArchSetting, guidance_key
 from reports.render import MANIFEST_NAME
 from runners import checkpointing as ckpt
-from runners.config import AnyRunConfig, ClassifierRunConfig, SampleConfig
+from runners.config import AnyRunConfig, ClassifierRunConfig, RunKind, SampleConfig
 from runners.presets import (
     GuidanceSource,
     Preset,
@@ -32,8 +32,7 @@ from runners.presets import (
     sample_config,
     unet_config,
 )
-from runners.rundir import config_hash, run_dir_for
-from runners.sample import SAMPLE_JSON
+from runners.rundir import RunDir, config_hash, sample_tag
 
 TABLES = ("1", "2", "3", "guidance")
 RELEASED_DIR = "released"
@@ -70,10 +69,11 @@ class TrainStage:
         return config_hash(self.config)
 
     def status(self) -> str:
-        steps = ckpt.list_states(self.run_dir)
+        run = RunDir(self.run_dir)
+        steps = run.state_steps()
         last = self.config.train.milestones[-1]
         if last in steps:  # done once its state and EMA files read back (a torn file is retrained)
-            damaged = ckpt.checkpoint_problems(self.run_dir, last, self.config.train.ema_rates)
+            damaged = ckpt.checkpoint_problems(run, last, self.config.train.ema_rates)
             return f"damaged (step {last}/{last})" if damaged else "done"
         return f"partial (step {steps[-1]}/{last})" if steps else "pending"
 
@@ -84,7 +84,7 @@ class LoadStage:
 
     key: str
     model: ReleasedModel
-    kind: str  # "unet" | "classifier"
+    kind: RunKind  # GD_CHECKPOINT (a diffusion model) or GD_CLASSIFIER
     checkpoint_dir: Path
     record: Path  # <out>/released/<name>.json, written once the pseudo run exists: {"run_dir", "sha256", ...}
 
@@ -98,7 +98,7 @@ class LoadStage:
 
     def status(self) -> str:
         run_dir = self.run_dir()
-        return "done" if run_dir is not None and (run_dir / "config.json").is_file() else "pending"
+        return "done" if run_dir is not None and RunDir(run_dir).exists() else "pending"
 
 
 @dataclass(frozen=True)
@@ -112,15 +112,15 @@ class SampleStage:
     run_dir: Path | None  # None until a LoadStage has run
 
     def sample_dir(self) -> Path | None:
-        return None if self.run_dir is None else self.run_dir / "samples" / self.config.tag()
+        return None if self.run_dir is None else RunDir(self.run_dir).sample_dir(sample_tag(self.config)).path
 
     def status(self) -> str:
-        d = self.sample_dir()
-        if d is None:
+        if self.run_dir is None:
             return "pending"
-        if (d / SAMPLE_JSON).is_file():
+        d = RunDir(self.run_dir).sample_dir(sample_tag(self.config))
+        if d.record.is_file():
             return "done"
-        shards = list(d.glob("shard-*.npz")) if d.is_dir() else []
+        shards = d.shards()
         return f"partial ({len(shards)} shards)" if shards else "pending"
 
 
@@ -251,7 +251,7 @@ def _reference_stage(preset: Preset, out: Path, dataset: str) -> ReferenceStage:
 
 
 def _train_stage(config: AnyRunConfig, out: Path) -> TrainStage:
-    run_dir = run_dir_for(config, out)
+    run_dir = RunDir.for_record(config, out).path
     return TrainStage(key=f"train:{run_dir.name}", config=config, run_dir=run_dir)
 
 
@@ -259,11 +259,11 @@ def _sample_and_eval(b: _Builder, model: TrainStage | LoadStage, config: SampleC
                      ref: ReferenceStage, preset: Preset, user: str) -> str:  # fmt: skip
     run_dir = model.run_dir if isinstance(model, TrainStage) else model.run_dir()
     name = run_dir.name if run_dir is not None else model.key.split(":", 1)[1]
-    tag = config.tag()
+    tag = sample_tag(config)
     sample = SampleStage(key=f"sample:{name}/{tag}", model=model.key, config=config, classifier=classifier,
                          run_dir=run_dir)  # fmt: skip
     b.add(sample, user)
-    metrics = None if run_dir is None else run_dir / "metrics" / f"{tag}.json"
+    metrics = None if run_dir is None else RunDir(run_dir).metrics(tag)
     ev = EvalStage(key=f"eval:{name}/{tag}", sample=sample.key, reference=ref.key,
                    extractor=preset.evaluation.extractor, bootstrap=preset.evaluation.bootstrap,
                    metrics_path=metrics)  # fmt: skip
@@ -384,10 +384,11 @@ def _released_guidance(b: _Builder, preset: Preset, out: Path, seed: int, checkp
     ref = ReferenceStage(key=f"ref:{ref_name}", path=out / "reference" / ref_name, url=released.reference_url)
     b.add(ref, "guidance")
     loads = {}
-    for kind, model in (("classifier", released.classifier), ("cond", released.cond), ("uncond", released.uncond)):
-        stage = LoadStage(key=f"load:{model.name}", model=model, kind="classifier" if kind == "classifier" else "unet",
-                          checkpoint_dir=ckdir, record=out / RELEASED_DIR / f"{model.name}.json")  # fmt: skip
-        loads[kind] = stage
+    for role, model in (("classifier", released.classifier), ("cond", released.cond), ("uncond", released.uncond)):
+        kind = RunKind.GD_CLASSIFIER if role == "classifier" else RunKind.GD_CHECKPOINT
+        stage = LoadStage(key=f"load:{model.name}", model=model, kind=kind, checkpoint_dir=ckdir,
+                          record=out / RELEASED_DIR / f"{model.name}.json")  # fmt: skip
+        loads[role] = stage
         b.add(stage, "guidance")
     clf_dir = loads["classifier"].run_dir()
     clf_path = str(clf_dir) if clf_dir is not None else f"{out / RELEASED_DIR}/pending-{released.classifier.name}"
@@ -455,7 +456,7 @@ def manifest(p: Plan) -> dict[str, Any]:
             "samples": None if sample_dir is None else _relative(sample_dir, p.out),
             "run": model.key.split(":", 1)[1],
             "run_hash": model.hash if isinstance(model, TrainStage) else None,
-            "sample_tag": sample.config.tag(),
+            "sample_tag": sample_tag(sample.config),
             "train_steps": sample.config.milestone,
         })  # fmt: skip
     return {

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmark.diffusion.config import DiffusionConfig
+from benchmark.diffusion.respacing import Respacing
+from benchmark.diffusion.sampling import Sampler
 from benchmark.errors import InputError
 from benchmark.models.config import ClassifierConfig, NormType, Precision, UNetConfig
 from benchmark.paper import LOWEST_RES, ArchSetting
@@ -280,7 +282,8 @@ _CPU_CLASSIFIER_TRAIN = TrainConfig(
     milestones=(400,), checkpoint_every=10_000, log_every=50,
 )  # fmt: skip
 #: Ancestral sampling with the learned variance on 50 respaced steps (docs/PRESETS.md, "Sampling").
-_CPU_SAMPLE = SampleConfig(num_samples=500, batch_size=250, sampler="ddpm", respacing="50", precision=Precision.BF16)
+_CPU_SAMPLE = SampleConfig(num_samples=500, batch_size=250, sampler=Sampler.DDPM, respacing=Respacing.parse("50"),
+                           precision=Precision.BF16)  # fmt: skip
 _FMNIST_REFERENCE = "reference_stats/fmnist-train-{res}x{res}x1-fmnist-cnn.npz"
 
 SMOKE = Preset(
@@ -298,14 +301,14 @@ SMOKE = Preset(
     milestones=(10, 20),
     table2_steps=10,
     table3_steps=20,
-    sample=dataclasses.replace(_CPU_SAMPLE, num_samples=100, batch_size=100, respacing="20"),
+    sample=dataclasses.replace(_CPU_SAMPLE, num_samples=100, batch_size=100, respacing=Respacing.parse("20")),
     evaluation=Evaluation("fmnist-cnn", _FMNIST_REFERENCE.format(res=16), 10_000, 100),
     guidance=GuidancePreset(
         scales=(1.0, 10.0),
         source=GuidanceSource.TRAIN,
         steps=450,
         uncond_steps=150,
-        sample=dataclasses.replace(_CPU_SAMPLE, num_samples=300, batch_size=300, respacing="25"),
+        sample=dataclasses.replace(_CPU_SAMPLE, num_samples=300, batch_size=300, respacing=Respacing.parse("25")),
         classifier=ClassifierPreset(32, 1, dataclasses.replace(_CPU_CLASSIFIER_TRAIN, milestones=(300,))),
     ),
     evidence_steps=300,
@@ -351,13 +354,13 @@ FMNIST = Preset(
     milestones=(25_000, 40_000),
     table2_steps=25_000,
     table3_steps=25_000,
-    sample=SampleConfig(num_samples=10_000, batch_size=500, sampler="ddpm", respacing="100"),
+    sample=SampleConfig(num_samples=10_000, batch_size=500, sampler=Sampler.DDPM, respacing=Respacing.parse("100")),
     evaluation=Evaluation("fmnist-cnn", _FMNIST_REFERENCE.format(res=32), 10_000, 200),
     guidance=GuidancePreset(
         scales=(0.5, 1.0, 2.0, 5.0, 10.0),
         source=GuidanceSource.TRAIN,
         steps=25_000,
-        sample=SampleConfig(num_samples=10_000, batch_size=500, sampler="ddpm", respacing="100"),
+        sample=SampleConfig(num_samples=10_000, batch_size=500, sampler=Sampler.DDPM, respacing=Respacing.parse("100")),
         classifier=ClassifierPreset(64, 2, TrainConfig(batch_size=128, lr=3e-4, weight_decay=0.05, ema_rates=(),
                                                        precision=Precision.BF16, milestones=(20_000,),
                                                        checkpoint_every=5_000, log_every=100)),  # fmt: skip
@@ -389,13 +392,13 @@ PAPER = Preset(
     milestones=(700_000, 1_200_000),
     table2_steps=700_000,
     table3_steps=700_000,
-    sample=SampleConfig(num_samples=10_000, batch_size=256, sampler="ddpm", respacing="250"),
+    sample=SampleConfig(num_samples=10_000, batch_size=256, sampler=Sampler.DDPM, respacing=Respacing.parse("250")),
     evaluation=Evaluation("inception-v3", None, 10_000, 100),
     guidance=GuidancePreset(
         scales=(1.0, 10.0),
         source=GuidanceSource.RELEASED,
         steps=2_000_000,
-        sample=SampleConfig(num_samples=50_000, batch_size=256, sampler="ddpm", respacing="250"),
+        sample=SampleConfig(num_samples=50_000, batch_size=256, sampler=Sampler.DDPM, respacing=Respacing.parse("250")),
         released=ReleasedGuidance(
             cond=ReleasedModel("256x256_diffusion", "256x256_diffusion.pt"),
             uncond=ReleasedModel("256x256_diffusion_uncond", "256x256_diffusion_uncond.pt"),
@@ -430,7 +433,7 @@ def _ema_text(train: TrainConfig) -> str:
 
 def _sampler_text(s: SampleConfig) -> str:
     bf16 = ", bf16" if s.precision is Precision.BF16 else ""
-    return f"{s.num_samples} / {s.sampler.upper()} {s.respacing}{bf16}"
+    return f"{s.num_samples} / {s.sampler.value.upper()} {s.respacing}{bf16}"
 
 
 def _guidance_steps_text(g: GuidancePreset) -> str:

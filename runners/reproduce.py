@@ -22,9 +22,10 @@ from benchmark.errors import InputError
 from benchmark.io.atomic import write_json_atomic
 from benchmark.progress import QuietReporter, Reporter
 from reports.render import MANIFEST_NAME, render_report
-from runners.config import ClassifierRunConfig
+from runners.config import ClassifierRunConfig, RunKind
 from runners.plan import EvalStage, LoadStage, Plan, ReferenceStage, SampleStage, Stage, TrainStage, manifest, plan
 from runners.presets import Preset
+from runners.rundir import RunDir, sample_tag
 
 #: Diffusion flags of the released 256x256 models (guided-diffusion README: linear schedule, 1000 steps).
 RELEASED_DIFFUSION_FLAGS = {"learn_sigma": True, "diffusion_steps": 1000, "noise_schedule": "linear"}
@@ -48,8 +49,7 @@ def stage_cost(stage: Stage) -> float:
     if isinstance(stage, TrainStage):
         return 3.0 * stage.config.train.milestones[-1] * stage.config.train.batch_size
     if isinstance(stage, SampleStage):
-        digits = [int(x) for x in "".join(c if c.isdigit() else " " for c in stage.config.respacing).split()]
-        steps = sum(digits) or 1000
+        steps = stage.config.respacing.count or 1000
         return float(stage.config.num_samples * steps * (2 if stage.config.guidance_scale else 1))
     if isinstance(stage, EvalStage):
         return 5.0 * 200
@@ -137,7 +137,7 @@ def _run_load(stage: LoadStage, out: Path, reporter: Reporter) -> Path:
     from runners.gd_checkpoint import prepare_gd_classifier_run, prepare_gd_model_run
 
     existing = stage.run_dir()
-    if existing is not None and (existing / "config.json").is_file():
+    if existing is not None and RunDir(existing).exists():
         return existing
     entry = released_models()[stage.model.name]
     checkpoint = stage.checkpoint_dir / stage.model.filename
@@ -147,7 +147,7 @@ def _run_load(stage: LoadStage, out: Path, reporter: Reporter) -> Path:
         checkpoint = download(RemoteFile(entry["url"], stage.model.filename), stage.checkpoint_dir)
         downloaded = True
     flags = {**entry["flags"], **RELEASED_DIFFUSION_FLAGS}
-    if stage.kind == "classifier":
+    if stage.kind is RunKind.GD_CLASSIFIER:
         flags = {k: v for k, v in flags.items() if k != "learn_sigma"}
         run_dir = prepare_gd_classifier_run(checkpoint, json.dumps(flags), out)
     else:
@@ -201,14 +201,14 @@ def _run_stage(p: Plan, stage: Stage, options: ReproduceOptions, world: World, r
             sample_stage = p.stage(stage.sample)
             assert isinstance(sample_stage, SampleStage)
             run_dir = _model_dir(p, sample_stage.model)
-            sample_dir = run_dir / "samples" / sample_stage.config.tag()
-            archives = sorted(sample_dir.glob("samples_*.npz"))
+            sample_dir = RunDir(run_dir).sample_dir(sample_tag(sample_stage.config))
+            archives = sample_dir.archives()
             if not archives:
-                raise InputError("no sample archive to evaluate; rerun to sample it", sample_dir)
+                raise InputError("no sample archive to evaluate; rerun to sample it", sample_dir.path)
             ref = p.stage(stage.reference)
             assert isinstance(ref, ReferenceStage)
-            evaluate_run_archive(run_dir, archives[0], ref.path, stage.extractor, sample_stage.config.tag(),
-                                 options.device, stage.bootstrap, reporter)  # fmt: skip
+            evaluate_run_archive(run_dir, archives[0], ref.path, stage.extractor, sample_dir.tag, options.device,
+                                 stage.bootstrap, reporter)  # fmt: skip
     barrier(world)
 
 

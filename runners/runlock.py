@@ -1,8 +1,8 @@
 """One writer at a time: an exclusive `fcntl.flock` on a lock file inside the run directory.
 
-Training holds `<run>/train.lock`; sampling holds `<run>/samples/<tag>.lock`, so a run can be sampled at an
-earlier milestone while it trains on, but two trainers, or two samplers of the same archive, never share a
-directory. The kernel drops the lock when its process ends, however it ends; the file itself stays (removing
+Training holds `<run>/train.lock`; sampling holds `<run>/samples/<tag>.lock` (paths: runners.rundir), so a run
+can be sampled at an earlier milestone while it trains on, but two trainers, or two samplers of the same archive,
+never share a directory. The kernel drops the lock when its process ends, however it ends; the file itself stays (removing
 it would let a third process lock a file nobody else sees). It holds the PID of the last holder, for messages.
 """
 
@@ -16,12 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from benchmark.errors import InputError
-
-TRAIN_LOCK = "train.lock"
-
-
-def sample_lock_path(run_dir: str | Path, tag: str) -> Path:
-    return Path(run_dir) / "samples" / f"{tag}.lock"
 
 
 def _holder(fd: int) -> str:

@@ -1,7 +1,7 @@
 """`admbench sample`: sample archives in the paper's format from a run directory (resumable, torchrun-ready).
 
-Output: `<run>/samples/<tag>/samples_<N>x<H>x<W>x<C>.npz` with `arr_0` uint8 NHWC (quantised as the reference:
-((x + 1) * 127.5).clamp(0, 255) truncated to uint8) and `arr_1` labels for class-conditional or guided samples,
+Output: `<run>/samples/<tag>/samples_<N>x<H>x<W>x<C>.npz` (paths: runners.rundir) with `arr_0` uint8 NHWC
+(quantised as the reference: ((x + 1) * 127.5).clamp(0, 255) truncated to uint8) and `arr_1` labels for class-conditional or guided samples,
 plus `sample.json`. Samples are made in shards of `shard_size` (`shard-<start>-<stop>.npz`, written atomically),
 so a killed run resumes at the first missing shard; shards are dealt to processes round-robin and merged in
 index order, then removed.
@@ -29,8 +29,9 @@ from torch import nn
 from benchmark.diffusion.config import DiffusionConfig
 from benchmark.diffusion.gaussian import GaussianDiffusion
 from benchmark.diffusion.guidance import classifier_cond_fn
+from benchmark.diffusion.respacing import Respacing
 from benchmark.diffusion.rng import SampleRNG
-from benchmark.diffusion.sampling import ddim_sample_loop, ddpm_sample_loop
+from benchmark.diffusion.sampling import Sampler, ddim_sample_loop, ddpm_sample_loop
 from benchmark.distributed import World, barrier, init_from_env
 from benchmark.errors import InputError
 from benchmark.io.atomic import atomic_path, sha256_file, write_json_atomic
@@ -41,13 +42,13 @@ from benchmark.models.classifier import NoisyClassifier
 from benchmark.models.unet import UNet
 from benchmark.progress import QuietReporter, Reporter
 from runners import checkpointing as ckpt
-from runners.config import ClassifierRunConfig, RunConfig, SampleConfig, run_config_from_dict
-from runners.rundir import CONFIG_NAME, RunLog, config_hash
-from runners.runlock import exclusive, sample_lock_path
+from runners.config import ClassifierRunConfig, ReleasedCheckpoint, RunConfig, RunKind, RunRecord, SampleConfig
+from runners.gd_checkpoint import load_gd_classifier, load_gd_unet, released_diffusion
+from runners.rundir import RunDir, RunLog, SampleDir, as_run_dir, config_hash, rate_label, sample_tag
+from runners.runlock import exclusive
 from runners.trainloop import autocast, resolve_device
 
 DEFAULT_SHARD_SIZE = 1000
-SAMPLE_JSON = "sample.json"
 LABEL_RULE = "label of sample i = i % num_classes"
 
 
@@ -59,16 +60,6 @@ def quantize(x: torch.Tensor) -> np.ndarray:
 def balanced_labels(indices: range, num_classes: int) -> np.ndarray:
     """Label of sample i: i % num_classes."""
     return np.arange(indices.start, indices.stop, dtype=np.int64) % num_classes
-
-
-def read_run_record(run_dir: Path) -> dict[str, Any]:
-    path = Path(run_dir) / CONFIG_NAME
-    if not path.is_file():
-        raise InputError(f"not a run directory (no {CONFIG_NAME})", run_dir)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"unreadable run config ({err})", path) from None
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -88,85 +79,77 @@ class LoadedModel:
     weights: dict[str, Any]  # {"file", "sha256", "ema_rate"?}
 
 
-def _available_steps(run_dir: Path, use_ema: bool, rate: float | None) -> list[int]:
-    states = set(ckpt.list_states(run_dir))
+def _available_steps(run: RunDir, use_ema: bool, rate: float | None) -> list[int]:
+    states = set(run.state_steps())
     if use_ema and rate is not None:
-        states |= set(ckpt.list_ema(run_dir).get(rate, []))
+        states |= set(run.ema_steps().get(rate, []))
     return sorted(states)
 
 
-def resolve_sample_config(run_dir: str | Path, config: SampleConfig) -> SampleConfig:
+def resolve_sample_config(run: RunDir, config: SampleConfig) -> SampleConfig:
     """Fill in the run's defaults: the milestone (latest checkpoint when None) and the EMA rate (the first)."""
-    run_dir = Path(run_dir)
-    record = read_run_record(run_dir)
-    kind = record.get("kind")
-    if kind == "gd-checkpoint":
+    record = run.config
+    if record.kind is RunKind.GD_CHECKPOINT:
         return dataclasses.replace(config, milestone=None, use_ema=False, ema_rate=None)
-    if kind != "diffusion":
-        raise InputError(f"cannot sample from a run of kind {kind!r} (a diffusion run or a gd checkpoint is needed)", run_dir)
-    run = run_config_from_dict(record, run_dir / CONFIG_NAME)
-    assert isinstance(run, RunConfig)
+    if not isinstance(record, RunConfig):
+        raise InputError(f"cannot sample from a run of kind {record.kind.value!r} (a diffusion run or a gd checkpoint "
+                         "is needed)", run.path)  # fmt: skip
+    rates = record.train.ema_rates
     rate = None
     if config.use_ema:
-        if not run.train.ema_rates:
-            raise InputError("this run keeps no EMA weights; sample with use_ema false (--no-ema)", run_dir)
-        rate = run.train.ema_rates[0] if config.ema_rate is None else config.ema_rate
-        if rate not in run.train.ema_rates:
-            raise InputError(f"EMA rate {rate} is not one of the run's rates {list(run.train.ema_rates)}", run_dir)
-    steps = _available_steps(run_dir, config.use_ema, rate)
+        if not rates:
+            raise InputError("this run keeps no EMA weights; sample with use_ema false (--no-ema)", run.path)
+        rate = rates[0] if config.ema_rate is None else config.ema_rate
+        if rate not in rates:
+            raise InputError(f"EMA rate {rate} is not one of the run's rates {list(rates)}", run.path)
+    steps = _available_steps(run, config.use_ema, rate)
     if not steps:
-        raise InputError("the run has no checkpoint yet; train it first", run_dir)
+        raise InputError("the run has no checkpoint yet; train it first", run.path)
     step = steps[-1] if config.milestone is None else config.milestone
     if step not in steps:
-        raise InputError(f"no checkpoint at step {step}; available steps: {steps}", run_dir)
+        raise InputError(f"no checkpoint at step {step}; available steps: {steps}", run.path)
     return dataclasses.replace(config, milestone=step, ema_rate=rate)
 
 
-def record_diffusion(record: dict[str, Any], path: Path) -> DiffusionConfig:
+def sampled_diffusion(record: RunRecord, source: Path) -> DiffusionConfig:
     """The diffusion process of a run record (a trained run's config, or a released checkpoint's flags)."""
-    if record.get("kind") == "gd-checkpoint":
-        from runners.gd_checkpoint import diffusion_config_from_flags
-
-        return diffusion_config_from_flags(record["flags"])
-    run = run_config_from_dict(record, path)
-    if not isinstance(run, RunConfig):
-        raise InputError(f"a run of kind {record.get('kind')!r} has no diffusion model to sample", path)
-    return run.diffusion
+    if isinstance(record, ReleasedCheckpoint) and record.kind is RunKind.GD_CHECKPOINT:
+        return released_diffusion(record)
+    if not isinstance(record, RunConfig):
+        raise InputError(f"a run of kind {record.kind.value!r} has no diffusion model to sample", source)
+    return record.diffusion
 
 
-def check_respacing(diffusion: DiffusionConfig, respacing: str, source: Path, origin: str = "respacing") -> None:
+def check_respacing(diffusion: DiffusionConfig, respacing: Respacing, source: Path, origin: str = "respacing") -> None:
     """InputError naming `source` (the run's config) and `origin` (the option or file the value came from) when
     `respacing` cannot be applied to the `diffusion.steps`-step process."""
     try:
-        dataclasses.replace(diffusion, timestep_respacing=respacing)
+        respacing.timesteps(diffusion.steps)
     except InputError as err:
-        raise InputError(f"{origin} {respacing!r} does not fit the model's {diffusion.steps}-step diffusion: {err}",
-                         source) from None  # fmt: skip
+        raise InputError(f"{origin} {str(respacing)!r} does not fit the model's {diffusion.steps}-step diffusion: "
+                         f"{err}", source) from None  # fmt: skip
 
 
-def load_run_model(run_dir: Path, config: SampleConfig, device: torch.device, log: Any) -> LoadedModel:
+def load_run_model(run: RunDir, config: SampleConfig, device: torch.device, log: Any) -> LoadedModel:
     """The network of a resolved SampleConfig: EMA weights (safetensors, else the state checkpoint) or raw weights."""
-    record = read_run_record(run_dir)
-    if record.get("kind") == "gd-checkpoint":
-        from runners.gd_checkpoint import load_gd_unet
-
+    record = run.config
+    if isinstance(record, ReleasedCheckpoint):
         model, diffusion = load_gd_unet(record, str(device))
         cfg = model.config
-        weights = {"file": record["checkpoint"]["path"], "sha256": record["checkpoint"]["sha256"]}
+        weights = {"file": record.path, "sha256": record.sha256}
         return LoadedModel(model, diffusion, cfg.num_classes, cfg.image_size, cfg.in_channels, None, weights)
-    run = run_config_from_dict(record, run_dir / CONFIG_NAME)
-    assert isinstance(run, RunConfig) and config.milestone is not None
+    assert isinstance(record, RunConfig) and config.milestone is not None
     step = config.milestone
-    model = UNet(run.unet)
-    ema_file = ckpt.ema_path(run_dir, config.ema_rate, step) if config.ema_rate is not None else None
+    model = UNet(record.unet)
+    ema_file = run.ema(config.ema_rate, step) if config.ema_rate is not None else None
     if ema_file is not None and ema_file.is_file():
         state, meta = ckpt.read_ema(ema_file)
         source = ema_file
     else:
-        source = ckpt.state_path(run_dir, step)
+        source = run.state(step)
         full = ckpt.read_state(source)
         if config.ema_rate is not None:
-            label = ckpt.rate_label(config.ema_rate)
+            label = rate_label(config.ema_rate)
             if label not in full["ema"]:
                 raise InputError(f"checkpoint holds no EMA at rate {label}", source)
             state = full["ema"][label]
@@ -175,29 +158,25 @@ def load_run_model(run_dir: Path, config: SampleConfig, device: torch.device, lo
             state = full["model"]
     load_checkpoint_strict(model, state, source)
     weights = {"file": str(source), "sha256": sha256_file(source), "ema_rate": config.ema_rate}
-    return LoadedModel(model, run.diffusion, run.unet.num_classes, run.unet.image_size, run.unet.in_channels, step, weights)
+    unet = record.unet
+    return LoadedModel(model, record.diffusion, unet.num_classes, unet.image_size, unet.in_channels, step, weights)
 
 
-def load_classifier(classifier_run: str | Path, device: torch.device) -> tuple[nn.Module, dict[str, Any]]:
+def load_classifier(classifier_run: RunDir, device: torch.device) -> tuple[nn.Module, dict[str, Any]]:
     """The noisy classifier of a classifier run directory (latest checkpoint's weights) or a gd-classifier record."""
-    run_dir = Path(classifier_run)
-    record = read_run_record(run_dir)
-    if record.get("kind") == "gd-classifier":
-        from runners.gd_checkpoint import load_gd_classifier
-
-        model = load_gd_classifier(record, str(device))
-        return model, {"run": str(run_dir), "file": record["checkpoint"]["path"], "sha256": record["checkpoint"]["sha256"]}
-    if record.get("kind") != "classifier":
-        raise InputError(f"classifier_run is a run of kind {record.get('kind')!r}, not a classifier", run_dir)
-    run = run_config_from_dict(record, run_dir / CONFIG_NAME)
-    assert isinstance(run, ClassifierRunConfig)
-    state = ckpt.load_latest_state(run_dir, lambda m: None)
+    record = classifier_run.config
+    where = str(classifier_run.path)
+    if isinstance(record, ReleasedCheckpoint) and record.kind is RunKind.GD_CLASSIFIER:
+        return load_gd_classifier(record, str(device)), {"run": where, "file": record.path, "sha256": record.sha256}
+    if not isinstance(record, ClassifierRunConfig):
+        raise InputError(f"classifier_run is a run of kind {record.kind.value!r}, not a classifier", where)
+    state = ckpt.load_latest_state(classifier_run, lambda m: None)
     if state is None:
-        raise InputError("the classifier run has no readable checkpoint; train it first", run_dir)
-    source = ckpt.state_path(run_dir, int(state["step"]))
-    model = NoisyClassifier(run.classifier)
+        raise InputError("the classifier run has no readable checkpoint; train it first", where)
+    source = classifier_run.state(int(state["step"]))
+    model = NoisyClassifier(record.classifier)
     load_checkpoint_strict(model, state["model"], source)
-    info = {"run": str(run_dir), "hash": config_hash(run), "file": str(source), "sha256": sha256_file(source),
+    info = {"run": where, "hash": config_hash(record), "file": str(source), "sha256": sha256_file(source),
             "step": int(state["step"])}  # fmt: skip
     return model, info
 
@@ -208,10 +187,6 @@ def load_classifier(classifier_run: str | Path, device: torch.device) -> tuple[n
 
 def shard_ranges(num_samples: int, shard_size: int) -> list[range]:
     return [range(s, min(num_samples, s + shard_size)) for s in range(0, num_samples, shard_size)]
-
-
-def shard_path(out_dir: Path, r: range) -> Path:
-    return out_dir / f"shard-{r.start:07d}-{r.stop:07d}.npz"
 
 
 def _read_shard(path: Path, r: range, shape: tuple[int, int, int], labelled: bool) -> tuple[np.ndarray, np.ndarray | None] | None:
@@ -229,10 +204,10 @@ def _read_shard(path: Path, r: range, shape: tuple[int, int, int], labelled: boo
     return images, labels
 
 
-def _checked_shard_images(out_dir: Path, r: range, shape: tuple[int, int, int], labelled: bool) -> np.ndarray:
-    got = _read_shard(shard_path(out_dir, r), r, shape, labelled)
+def _checked_shard_images(out: SampleDir, r: range, shape: tuple[int, int, int], labelled: bool) -> np.ndarray:
+    got = _read_shard(out.shard(r), r, shape, labelled)
     if got is None:
-        raise InputError(f"shard {shard_path(out_dir, r).name} is missing or damaged after sampling; rerun", out_dir)
+        raise InputError(f"shard {out.shard(r).name} is missing or damaged after sampling; rerun", out.path)
     return got[0]
 
 
@@ -251,10 +226,6 @@ def _write_npz(path: Path, images: np.ndarray, labels: np.ndarray | None) -> Non
             np.savez(tmp, images)
         else:
             np.savez(tmp, images, labels)
-
-
-def archive_name(n: int, h: int, w: int, c: int) -> str:
-    return f"samples_{n}x{h}x{w}x{c}.npz"
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -284,7 +255,7 @@ def _generate(
 
 def _loop(diffusion: GaussianDiffusion, model_fn: Any, x_T: torch.Tensor, rng: SampleRNG, config: SampleConfig,
           cond_fn: Any, kwargs: dict[str, object]) -> torch.Tensor:  # fmt: skip
-    if config.sampler == "ddim":
+    if config.sampler is Sampler.DDIM:
         x0 = ddim_sample_loop(diffusion, model_fn, x_T, rng.randn_like, eta=config.eta,
                               clip_denoised=config.clip_denoised, cond_fn=cond_fn, model_kwargs=kwargs)  # fmt: skip
     else:
@@ -293,11 +264,11 @@ def _loop(diffusion: GaussianDiffusion, model_fn: Any, x_T: torch.Tensor, rng: S
     return x0
 
 
-def _finished_archive(out_dir: Path, resolved: SampleConfig) -> Path | None:
+def _finished_archive(out: SampleDir, resolved: SampleConfig) -> Path | None:
     """The archive of an earlier call with the same settings (any batch size), when its record says it is done."""
     try:
-        info = json.loads((out_dir / SAMPLE_JSON).read_text(encoding="utf-8"))
-        archive = out_dir / info["archive"]
+        info = json.loads(out.record.read_text(encoding="utf-8"))
+        archive = out.path / info["archive"]
         same = info["sample_config"] | {"batch_size": 0} == resolved.to_dict() | {"batch_size": 0}
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
         return None
@@ -305,7 +276,7 @@ def _finished_archive(out_dir: Path, resolved: SampleConfig) -> Path | None:
 
 
 def sample(
-    run_dir: str | Path,
+    run_dir: RunDir | str | Path,
     config: SampleConfig,
     device: str = "cpu",
     reporter: Reporter | None = None,
@@ -315,31 +286,30 @@ def sample(
 
     Under torchrun every process calls this; shards are dealt round-robin and rank 0 merges them.
     """
-    run_dir = Path(run_dir)
+    run = as_run_dir(run_dir)
     reporter = reporter or QuietReporter()
     world: World = init_from_env(device)
     dev = resolve_device(device, world)
-    resolved = resolve_sample_config(run_dir, config)
-    record = read_run_record(run_dir)
-    check_respacing(record_diffusion(record, run_dir / CONFIG_NAME), resolved.respacing, run_dir / CONFIG_NAME)
-    tag = resolved.tag()
-    out_dir = run_dir / "samples" / tag
-    info_path = out_dir / SAMPLE_JSON
-    finished = _finished_archive(out_dir, resolved)
+    record = run.config
+    resolved = resolve_sample_config(run, config)
+    check_respacing(sampled_diffusion(record, run.config_path), resolved.respacing, run.config_path)
+    tag = sample_tag(resolved)
+    out = run.sample_dir(tag)
+    finished = _finished_archive(out, resolved)
     if finished is not None:
         return finished
-    log = RunLog(run_dir, reporter) if world.is_main else (lambda message: None)
+    log = RunLog(run.log_path, reporter) if world.is_main else (lambda message: None)
     started = time.perf_counter()
 
-    loaded = load_run_model(run_dir, resolved, dev, log)
+    loaded = load_run_model(run, resolved, dev, log)
     loaded.model.to(dev).eval()
-    diffusion = GaussianDiffusion.from_config(dataclasses.replace(loaded.diffusion, timestep_respacing=resolved.respacing))
+    diffusion = GaussianDiffusion.from_config(loaded.diffusion.respaced(resolved.respacing))
     cond_fn = None
     classifier_info = None
     num_classes = loaded.num_classes
     if resolved.guidance_scale != 0:
         assert resolved.classifier_run is not None
-        classifier, classifier_info = load_classifier(resolved.classifier_run, dev)
+        classifier, classifier_info = load_classifier(RunDir(Path(resolved.classifier_run)), dev)
         classifier.to(dev).eval()
         ccfg = classifier.config
         if ccfg.image_size != loaded.image_size or ccfg.in_channels != loaded.channels:
@@ -353,13 +323,13 @@ def sample(
     labelled = num_classes is not None
     with contextlib.ExitStack() as stack:
         if world.is_main:  # checked and locked by rank 0, which alone writes the record and merges
-            check_writable_dir(out_dir, "sample directory")
-            stack.enter_context(exclusive(sample_lock_path(run_dir, tag), run_dir, f"admbench sample {tag}"))
+            check_writable_dir(out.path, "sample directory")
+            stack.enter_context(exclusive(out.lock, run.path, f"admbench sample {tag}"))
         shards = shard_ranges(resolved.num_samples, shard_size)
-        missing = [r for r in shards if _read_shard(shard_path(out_dir, r), r, shape, labelled) is None]
+        missing = [r for r in shards if _read_shard(out.shard(r), r, shape, labelled) is None]
         mine = missing[world.rank :: world.size]
         if world.is_main:
-            out_dir.mkdir(parents=True, exist_ok=True)
+            out.path.mkdir(parents=True, exist_ok=True)
             done = len(shards) - len(missing)
             log(f"sampling {tag}: {resolved.num_samples} samples, {done}/{len(shards)} shards already done, "
                 f"{world.size} process(es), device {dev}")  # fmt: skip
@@ -374,14 +344,14 @@ def sample(
                     if labels is not None:
                         label_parts.append(labels)
                     bar.advance(len(idx))
-                _write_npz(shard_path(out_dir, r), np.concatenate(parts), np.concatenate(label_parts) if labelled else None)
+                _write_npz(out.shard(r), np.concatenate(parts), np.concatenate(label_parts) if labelled else None)
         barrier(world)
 
-        archive = out_dir / archive_name(resolved.num_samples, *shape)
+        archive = out.archive(resolved.num_samples, *shape)
         if world.is_main:
             # Streamed merge: one shard in memory at a time (50k x 256 x 256 x 3 would otherwise need ~20 GB).
-            labels = np.concatenate([_shard_labels(shard_path(out_dir, r)) for r in shards]) if labelled else None
-            images = (_checked_shard_images(out_dir, r, shape, labelled) for r in shards)
+            labels = np.concatenate([_shard_labels(out.shard(r)) for r in shards]) if labelled else None
+            images = (_checked_shard_images(out, r, shape, labelled) for r in shards)
             write_image_archive(archive, (resolved.num_samples, *shape), images, labels)
             elapsed = time.perf_counter() - started
             info = {
@@ -389,7 +359,7 @@ def sample(
                 "archive": archive.name,
                 "sample_config": resolved.to_dict(),
                 "milestone": resolved.milestone,
-                "run": {"dir": str(run_dir), "hash": run_dir.name.rsplit("-", 1)[-1], "kind": record.get("kind")},
+                "run": {"dir": str(run.path), "hash": run.hash, "kind": record.kind.value},
                 "weights": loaded.weights,
                 "classifier": classifier_info,
                 "num_classes": num_classes,
@@ -401,9 +371,9 @@ def sample(
                 "timing": {"seconds_this_call": round(elapsed, 3), "processes": world.size, "device": str(dev),
                            "resumed_shards": len(shards) - len(missing)},  # fmt: skip
             }
-            write_json_atomic(info_path, info)
-            for stale in out_dir.glob("shard-*.npz"):  # also shards of another --shard-size from an earlier attempt
+            write_json_atomic(out.record, info)
+            for stale in out.shards():  # also shards of another --shard-size from an earlier attempt
                 stale.unlink(missing_ok=True)
-            log(f"wrote {archive.relative_to(run_dir)} ({elapsed:.1f} s)")
+            log(f"wrote {archive.relative_to(run.path)} ({elapsed:.1f} s)")
         barrier(world)
         return archive

@@ -22,7 +22,7 @@ from benchmark.diffusion.timestep_sampler import LossSecondMomentResampler, Unif
 from benchmark.errors import InputError
 from benchmark.models.unet import UNet
 from benchmark.progress import Reporter
-from runners.config import RunConfig, TimestepSampling, TrainConfig
+from runners.config import RunConfig, RunKind, TimestepSampling, TrainConfig
 from runners.data_order import STREAM_TIMESTEP, BatchSource, LocalBatch, per_sample_noise, stream_seed
 from runners.trainloop import TrainingInterrupted, TrainingSetup, claimed_run, finished, join_run, run_training, seeded_init
 
@@ -108,10 +108,10 @@ def train(
     `stop_after` ends after that many steps of this call (tests, perf).
     """
     if not isinstance(config, RunConfig):
-        raise InputError(f"train() needs a diffusion RunConfig, got kind {getattr(config, 'kind', '?')!r}")
+        raise InputError(f"train() needs a diffusion RunConfig, got a {type(config).__name__}")
     target, world, dev = join_run(config, out_root, run_dir, device)
     if finished(target, config):
-        return target
+        return target.path
     setup = diffusion_setup(config, dev, num_workers)  # opens and checks the dataset before the run directory is made
     with claimed_run(target, config, world):
         return run_training(setup, target, world, dev, reporter, stop_after)
@@ -123,4 +123,4 @@ def diffusion_setup(config: RunConfig, device: torch.device, num_workers: int = 
     model = seeded_init(config.train.seed, lambda: UNet(config.unet))
     task = DiffusionTask(GaussianDiffusion.from_config(config.diffusion), config.train, config.train.class_cond, device)
     source = BatchSource(dataset, config.train.batch_size, config.train.seed, config.train.random_flip, device, num_workers)
-    return TrainingSetup(config=config, model=model, task=task, source=source, kind="diffusion")
+    return TrainingSetup(config=config, model=model, task=task, source=source, kind=RunKind.DIFFUSION)

@@ -20,7 +20,7 @@ from benchmark.diffusion.timestep_sampler import UniformSampler
 from benchmark.errors import InputError
 from benchmark.models.classifier import NoisyClassifier
 from benchmark.progress import Reporter
-from runners.config import ClassifierRunConfig, TrainConfig
+from runners.config import ClassifierRunConfig, RunKind, TrainConfig
 from runners.data_order import STREAM_TIMESTEP, BatchSource, LocalBatch, per_sample_noise, stream_seed
 from runners.train import open_training_data
 from runners.trainloop import TrainingSetup, claimed_run, finished, join_run, run_training, seeded_init
@@ -81,10 +81,10 @@ def train_classifier(
 ) -> Path:
     """Train (or resume) a noisy classifier run under `out_root/runs/`; returns the run directory."""
     if not isinstance(config, ClassifierRunConfig):
-        raise InputError(f"train_classifier() needs a ClassifierRunConfig, got kind {getattr(config, 'kind', '?')!r}")
+        raise InputError(f"train_classifier() needs a ClassifierRunConfig, got a {type(config).__name__}")
     target, world, dev = join_run(config, out_root, run_dir, device)
     if finished(target, config):
-        return target
+        return target.path
     setup = classifier_setup(config, dev, num_workers)  # opens and checks the dataset before the run directory is made
     with claimed_run(target, config, world):
         return run_training(setup, target, world, dev, reporter, stop_after)
@@ -96,4 +96,4 @@ def classifier_setup(config: ClassifierRunConfig, device: torch.device, num_work
     model = seeded_init(config.train.seed, lambda: NoisyClassifier(config.classifier))
     task = ClassifierTask(GaussianDiffusion.from_config(config.diffusion), config.train, device)
     source = BatchSource(dataset, config.train.batch_size, config.train.seed, config.train.random_flip, device, num_workers)
-    return TrainingSetup(config=config, model=model, task=task, source=source, kind="classifier")
+    return TrainingSetup(config=config, model=model, task=task, source=source, kind=RunKind.CLASSIFIER)

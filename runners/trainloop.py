@@ -29,12 +29,12 @@ from benchmark.distributed import World, barrier, init_from_env
 from benchmark.errors import InputError
 from benchmark.io.writable import check_writable_dir
 from benchmark.progress import QuietReporter, Reporter
-from runners import checkpointing as ckpt
 from benchmark.models.config import Precision
-from runners.config import AnyRunConfig, OptimizerImpl, TrainConfig
+from runners import checkpointing as ckpt
+from runners.config import AnyRunConfig, OptimizerImpl, RunKind, TrainConfig
 from runners.data_order import STREAM_GLOBAL, STREAM_INIT, BatchSource, LocalBatch, stream_seed
-from runners.rundir import RunLog, append_stats, check_run_dir, prepare_run_dir, rewind_stats, run_dir_for
-from runners.runlock import TRAIN_LOCK, exclusive
+from runners.rundir import RunDir, RunLog, rate_label
+from runners.runlock import exclusive
 
 
 class TrainingInterrupted(Exception):
@@ -187,41 +187,42 @@ class TrainingSetup:
     model: nn.Module
     task: Task
     source: BatchSource
-    kind: str  # "diffusion" or "classifier", for messages
+    kind: RunKind  # DIFFUSION or CLASSIFIER
 
 
-def join_run(config: AnyRunConfig, out_root: str | Path, run_dir: str | Path | None, device: str) -> tuple[Path, World, torch.device]:
+def join_run(config: AnyRunConfig, out_root: str | Path, run_dir: str | Path | None, device: str) -> tuple[RunDir, World, torch.device]:
     """Join torchrun's process group and pick the run directory (one holding another config is refused).
 
     Writes nothing: the directory is made by `claimed_run`, once the caller has validated its inputs.
     """
     world = init_from_env(device)
     dev = resolve_device(device, world)
-    target = Path(run_dir) if run_dir is not None else run_dir_for(config, out_root)
-    check_run_dir(target, config)
+    target = RunDir(Path(run_dir)) if run_dir is not None else RunDir.for_record(config, out_root)
+    target.holds(config)
     return target, world, dev
 
 
-def finished(run_dir: Path, config: AnyRunConfig) -> bool:
+def finished(run: RunDir, config: AnyRunConfig) -> bool:
     """Whether the last milestone's state and EMA files are all present and readable (a truncated one is not)."""
     train = config.train
-    return not ckpt.checkpoint_problems(run_dir, train.milestones[-1], train.ema_rates)
+    return not ckpt.checkpoint_problems(run, train.milestones[-1], train.ema_rates)
 
 
 @contextlib.contextmanager
-def claimed_run(target: Path, config: AnyRunConfig, world: World) -> Iterator[None]:
+def claimed_run(target: RunDir, config: AnyRunConfig, world: World) -> Iterator[None]:
     """Make the run directory (rank 0 writes config.json first) and hold its training lock for the block.
 
-    A directory that cannot be written, or that another training process holds, is an InputError.
+    The config is checked again under the lock (another process may have made the directory meanwhile). A
+    directory that cannot be written, or that another training process holds, is an InputError.
     """
     if not world.is_main:
         barrier(world)
-        prepare_run_dir(target, config)  # checks the config only (the directory exists now)
+        target.create(config)  # checks the config only (the directory exists now)
         yield
         return
-    check_writable_dir(target, "run directory")
-    with exclusive(target / TRAIN_LOCK, target, f"admbench train {target.name}"):
-        prepare_run_dir(target, config)
+    check_writable_dir(target.path, "run directory")
+    with exclusive(target.train_lock, target.path, f"admbench train {target.name}"):
+        target.create(config)
         barrier(world)
         yield
 
@@ -296,7 +297,7 @@ class TrainStep:
         return {
             "step": step,
             "model": {k: v.contiguous() for k, v in self.model.state_dict().items()},
-            "ema": {ckpt.rate_label(r): self.ema.state_dict(r) for r in self.train.ema_rates},
+            "ema": {rate_label(r): self.ema.state_dict(r) for r in self.train.ema_rates},
             "optimizer": self.opt.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
             "task": self.task.state_dict(),
@@ -320,7 +321,7 @@ class TrainStep:
 
 def run_training(
     setup: TrainingSetup,
-    run_dir: Path,
+    run: RunDir,
     world: World,
     device: torch.device,
     reporter: Reporter | None = None,
@@ -328,43 +329,43 @@ def run_training(
 ) -> Path:
     """Train until the last milestone (or `stop_after` steps, for tests/perf), resuming from the latest checkpoint."""
     reporter = reporter or QuietReporter()
-    log = RunLog(run_dir, reporter if world.is_main else None) if world.is_main else (lambda message: None)
+    log = RunLog(run.log_path, reporter) if world.is_main else (lambda message: None)
     cfg, train = setup.config, setup.config.train
     total = train.total_steps
     runner = TrainStep(setup, world, device)
 
     # Resume.
-    state = ckpt.load_latest_state(run_dir, log)
+    state = ckpt.load_latest_state(run, log)
     start = 0 if state is None else int(state["step"])
     if _agree_max(start, world, device) != start or -_agree_max(-start, world, device) != start:
-        raise InputError("processes found different latest checkpoints; is the run directory shared?", run_dir)
+        raise InputError("processes found different latest checkpoints; is the run directory shared?", run.path)
     if state is not None:
         runner.load_state_dict(state)
-        log(f"resumed from {ckpt.state_path(run_dir, start).name} (step {start})")
+        log(f"resumed from {run.state(start).name} (step {start})")
         if world.is_main:
             for rate in train.ema_rates:  # EMA files lost or torn after their state was written: the state has them
-                if (problem := ckpt.ema_problem(run_dir, rate, start)) is not None:
-                    ckpt.save_ema(run_dir, rate, start, runner.ema.state_dict(rate), cfg.to_dict())
-                    log(f"{problem}; rewrote it from {ckpt.state_path(run_dir, start).name}")
+                if (problem := ckpt.ema_problem(run, rate, start)) is not None:
+                    ckpt.save_ema(run, rate, start, runner.ema.state_dict(rate), cfg.to_dict())
+                    log(f"{problem}; rewrote it from {run.state(start).name}")
     if start >= total:
-        return run_dir
+        return run.path
     if world.is_main:
-        rewind_stats(run_dir, start)
-        log(f"training {setup.kind} steps {start}..{total} on {world.size} process(es), device {device}")
+        run.rewind_stats(start)
+        log(f"training {setup.kind.value} steps {start}..{total} on {world.size} process(es), device {device}")
     config_json = json.dumps(cfg.to_dict(), sort_keys=True)
 
     def save(step: int) -> None:
         if world.is_main:
-            ckpt.save_state(run_dir, step, runner.state_dict(step, config_json))
+            ckpt.save_state(run, step, runner.state_dict(step, config_json))
             for rate in train.ema_rates:
-                ckpt.save_ema(run_dir, rate, step, runner.ema.state_dict(rate), cfg.to_dict())
-            ckpt.prune(run_dir, train.milestones)
-            log(f"checkpoint {ckpt.state_path(run_dir, step).name}")
+                ckpt.save_ema(run, rate, step, runner.ema.state_dict(rate), cfg.to_dict())
+            ckpt.prune(run, train.milestones)
+            log(f"checkpoint {run.state(step).name}")
         barrier(world)
 
     end = total if stop_after is None else min(total, start + stop_after)
     started = time.perf_counter()
-    with stop_on_signals() as flag, reporter.task(f"train {setup.kind}", total=end - start, unit="step") as bar:
+    with stop_on_signals() as flag, reporter.task(f"train {setup.kind.value}", total=end - start, unit="step") as bar:
         for batch in setup.source.batches(start, end, runner.lo, runner.hi):
             step = batch.step
             grad_norm, local_terms = runner(batch)
@@ -383,7 +384,7 @@ def run_training(
                                time=round(elapsed, 3), images_per_s=round((done - start) * train.batch_size / max(elapsed, 1e-9), 2))  # fmt: skip
                     if runner.scaler.is_enabled():
                         row["loss_scale"] = float(runner.scaler.get_scale())
-                    append_stats(run_dir, row)
+                    run.append_stats(row)
 
             stopping = _agree_max(flag.signum, world, device) if world.size > 1 else flag.signum
             if done % train.checkpoint_every == 0 or done in train.milestones or done == end or stopping:
@@ -391,4 +392,4 @@ def run_training(
             if stopping:
                 log(f"stopped by signal {stopping} after step {done}")
                 raise TrainingInterrupted(int(stopping), done)
-    return run_dir
+    return run.path

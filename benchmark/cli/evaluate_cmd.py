@@ -187,26 +187,26 @@ def _evaluate_run_dir(
     from benchmark.errors import InputError
     from benchmark.evaluation.formatting import render
     from benchmark.io.atomic import write_text_atomic
-    from benchmark.io.json_input import read_json_object
     from benchmark.io.npz import inspect_archive
     from benchmark.io.outputs import probe_writable_directory
     from benchmark.progress import make_reporter
     from runners.evaluate_run import evaluate_run_archive
-    from runners.sample import SAMPLE_JSON
+    from runners.rundir import RunDir
 
-    config = run_dir / "config.json"
-    if not config.exists():
+    run = RunDir(run_dir)
+    if not run.exists():
         raise InputError("is a directory but not a run directory (no config.json)", run_dir)
-    read_json_object(config, "run config")
-    archives = sorted((run_dir / "samples").glob("*/samples_*.npz"))
+    run.config  # read and verified once: a malformed config.json is one line, before any work
+    archives = run.finished_archives()
     if not archives:
         raise InputError("run directory has no finished sample archives under samples/<tag>/", run_dir)
     for path in (ref, *archives):
         inspect_archive(path)
-    metrics = [run_dir / "metrics" / f"{a.parent.name}.json" for a in archives]
-    side_files = [a.parent / SAMPLE_JSON for a in archives]
-    _check_output(output, [p for p in (ref, inception, config, *archives, *side_files, *metrics) if p is not None])
-    probe_writable_directory(run_dir / "metrics")
+    metrics = [run.metrics(a.parent.name) for a in archives]
+    side_files = [run.sample_dir(a.parent.name).record for a in archives]
+    protected = (ref, inception, run.config_path, *archives, *side_files, *metrics)
+    _check_output(output, [p for p in protected if p is not None])
+    probe_writable_directory(run.metrics_dir)
     if use_cache:
         probe_writable_directory(paths.cache_root(cache_dir))
     reporter = make_reporter(quiet)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from benchmark.cli.options import device_option
+
+if TYPE_CHECKING:
+    from runners.config import RunKind
 
 
 def _is_main_process() -> bool:
@@ -36,18 +40,18 @@ def _preset_config(name: str, data: str | None, seed: int):  # noqa: ANN202 - a 
 
 
 def _run_training(config_path: Path | None, preset: str | None, data: str | None, seed: int, out: Path,
-                  run_dir: Path | None, device: str, workers: int, quiet: bool, dry_run: bool, kind: str) -> None:  # fmt: skip
+                  run_dir: Path | None, device: str, workers: int, quiet: bool, dry_run: bool, kind: RunKind) -> None:  # fmt: skip
     import json
 
-    from runners.config import ClassifierRunConfig, RunConfig, load_run_config
-    from runners.rundir import run_dir_for
+    from runners.config import ClassifierRunConfig, RunConfig, RunKind, load_run_config
+    from runners.rundir import RunDir
     from runners.trainloop import TrainingInterrupted
 
     if (config_path is None) == (preset is None):
         raise click.UsageError("give either CONFIG.json or --preset NAME")
     if config_path is not None:
         config = load_run_config(config_path)
-    elif kind == "diffusion":
+    elif kind is RunKind.DIFFUSION:
         config = _preset_config(preset, data, seed)
     else:
         from runners import presets
@@ -59,16 +63,16 @@ def _run_training(config_path: Path | None, preset: str | None, data: str | None
         from benchmark.data.registry import dataset_num_classes
 
         config = presets.classifier_run_config(p, dataset, seed, dataset_num_classes(dataset, p.resolution))
-    wanted = RunConfig if kind == "diffusion" else ClassifierRunConfig
+    wanted = RunConfig if kind is RunKind.DIFFUSION else ClassifierRunConfig
     if not isinstance(config, wanted):
-        other = "admbench train-classifier" if kind == "diffusion" else "admbench train"
-        raise click.UsageError(f"{config_path or preset} is a {config.kind!r} config; use `{other}`")
-    target = run_dir or run_dir_for(config, out)
+        other = "admbench train-classifier" if kind is RunKind.DIFFUSION else "admbench train"
+        raise click.UsageError(f"{config_path or preset} is a {config.kind.value!r} config; use `{other}`")
+    target = run_dir or RunDir.for_record(config, out).path
     if dry_run:
         click.echo(json.dumps({"run_dir": str(target), "config": config.to_dict()}, indent=2, sort_keys=True))
         return
     try:
-        if kind == "diffusion":
+        if kind is RunKind.DIFFUSION:
             from runners.train import train
 
             result = train(config, out, device, _reporter(quiet), run_dir=run_dir, num_workers=workers)
@@ -126,7 +130,9 @@ def train(config_path: Path | None, preset: str | None, data: str | None, seed: 
       torchrun --nproc_per_node=2 cli.py train runners/configs/smoke_baseline.json --out out/
       admbench train --preset smoke --out out/ --dry-run
     """
-    _run_training(config_path, preset, data, seed, out, run_dir, device, workers, quiet, dry_run, "diffusion")
+    from runners.config import RunKind
+
+    _run_training(config_path, preset, data, seed, out, run_dir, device, workers, quiet, dry_run, RunKind.DIFFUSION)
 
 
 @click.command("train-classifier")
@@ -139,7 +145,9 @@ def train_classifier(config_path: Path | None, preset: str | None, data: str | N
     Examples:
       admbench train-classifier my_classifier.json --out out/
     """
-    _run_training(config_path, preset, data, seed, out, run_dir, device, workers, quiet, dry_run, "classifier")
+    from runners.config import RunKind
+
+    _run_training(config_path, preset, data, seed, out, run_dir, device, workers, quiet, dry_run, RunKind.CLASSIFIER)
 
 
 @click.command("sample")
@@ -188,27 +196,28 @@ def sample(run_dir: Path | None, config_path: Path | None, milestone: int | None
     import json
 
     from benchmark.errors import InputError
-    from runners.config import SampleConfig
-    from runners.gd_checkpoint import PseudoRun
+    from runners.config import ReleasedCheckpoint, SampleConfig
+    from runners.gd_checkpoint import create_released_run, gd_classifier_run, gd_model_run
+    from runners.rundir import RunDir
+    from runners.sample import check_respacing, sampled_diffusion
+    from runners.sample import sample as run_sample
 
-    # Every input is checked before a pseudo run directory of a released checkpoint is written.
-    pending: list[PseudoRun] = []
+    # Every input is checked before the run directory of a released checkpoint is written.
+    pending: list[ReleasedCheckpoint] = []
     if gd_checkpoint is not None:
         if run_dir is not None:
             raise click.UsageError("give either RUN_DIR or --gd-checkpoint, not both")
-        from runners.gd_checkpoint import gd_model_run
-
-        pending.append(gd_model_run(gd_checkpoint, gd_flags, out))  # every process: same flags, same directory
-        run_dir = pending[-1].run_dir
+        pending.append(gd_model_run(gd_checkpoint, gd_flags))  # every process: same flags, same directory
+        run = RunDir.for_record(pending[-1], out)
     elif run_dir is None:
         raise click.UsageError("RUN_DIR (or --gd-checkpoint) is required")
+    else:
+        run = RunDir(run_dir)
     if gd_classifier is not None:
         if classifier_run is not None:
             raise click.UsageError("give either --classifier-run or --gd-classifier, not both")
-        from runners.gd_checkpoint import gd_classifier_run
-
-        pending.append(gd_classifier_run(gd_classifier, gd_classifier_flags, out))
-        classifier_run = pending[-1].run_dir
+        pending.append(gd_classifier_run(gd_classifier, gd_classifier_flags))
+        classifier_run = RunDir.for_record(pending[-1], out).path
 
     base: dict = {}
     if config_path is not None:
@@ -231,27 +240,14 @@ def sample(run_dir: Path | None, config_path: Path | None, milestone: int | None
     config = SampleConfig.from_dict(data, config_path)
     origin = "--respacing" if respacing is not None else (
         f"respacing of {config_path}" if "respacing" in base else "the default respacing")  # fmt: skip
-    _check_respacing(run_dir, pending[0].record if gd_checkpoint is not None else None, config.respacing, origin)
+    # The respacing must fit the model's number of diffusion steps; the error names the option or file it came from
+    # (and the run's config: the one a released checkpoint's directory is about to get, or the run's own, read once).
+    record = pending[0] if gd_checkpoint is not None else run.config
+    check_respacing(sampled_diffusion(record, run.config_path), config.respacing, run.config_path, origin)
 
-    from runners.gd_checkpoint import write_pseudo_run
-    from runners.sample import sample as run_sample
+    for released in pending:
+        create_released_run(released, out)
 
-    for pseudo in pending:
-        write_pseudo_run(pseudo)
-
-    archive = run_sample(run_dir, config, device, _reporter(quiet), shard_size=shard_size)
+    archive = run_sample(run, config, device, _reporter(quiet), shard_size=shard_size)
     if _is_main_process():
         click.echo(str(archive))
-
-
-def _check_respacing(run_dir: Path, record: dict | None, respacing: str, origin: str) -> None:
-    """The respacing must fit the model's number of diffusion steps; the error names the option or file it came from.
-
-    `record` is the config.json a released checkpoint's pseudo run is about to get (None: read the run's own).
-    """
-    from runners.rundir import CONFIG_NAME
-    from runners.sample import check_respacing, read_run_record, record_diffusion
-
-    source = run_dir / CONFIG_NAME
-    record = record if record is not None else read_run_record(run_dir)
-    check_respacing(record_diffusion(record, source), respacing, source, origin)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, fields
 from typing import Any
 
+from benchmark.diffusion.respacing import Respacing
 from benchmark.errors import InputError
 
 
@@ -93,11 +95,18 @@ class DiffusionConfig:
             raise InputError(f"diffusion timestep_respacing must be a string, got {self.timestep_respacing!r}")
         self.kept_timesteps()  # validates the respacing string
 
+    @property
+    def respacing(self) -> Respacing:
+        """`timestep_respacing` parsed (the string stays the field: it is the reference's, and the serialised form)."""
+        return Respacing.parse(self.timestep_respacing)
+
+    def respaced(self, respacing: Respacing) -> DiffusionConfig:
+        """This process sampled with `respacing`."""
+        return dataclasses.replace(self, timestep_respacing=str(respacing))
+
     def kept_timesteps(self) -> tuple[int, ...]:
         """Sorted original-schedule timesteps kept by `timestep_respacing` (all of them when it is empty)."""
-        from benchmark.diffusion.schedules import space_timesteps
-
-        return space_timesteps(self.steps, self.timestep_respacing or str(self.steps))
+        return self.respacing.timesteps(self.steps)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (enums as their string values)."""

@@ -6,6 +6,7 @@ touch the global RNG.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -14,6 +15,13 @@ import torch
 from benchmark.diffusion.gaussian import CondFn, GaussianDiffusion, ModelFn, NoiseFn
 
 DenoisedFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+class Sampler(enum.Enum):
+    """Which reverse process draws samples: `ddpm_sample_loop` or `ddim_sample_loop`."""
+
+    DDPM = "ddpm"  # ancestral sampling
+    DDIM = "ddim"  # DDIM (deterministic at eta 0)
 
 
 @dataclass(frozen=True)

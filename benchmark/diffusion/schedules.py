@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from benchmark.diffusion.config import Schedule
+from benchmark.diffusion.respacing import Respacing, RespacingKind
 from benchmark.errors import InputError
 
 
@@ -43,55 +44,22 @@ def named_betas(schedule: Schedule, steps: int) -> np.ndarray:
 #----------------------------------------------------------------------------
 # Respacing (iDDPM Section 4: sampling with fewer steps).
 
-def _parse_int(text: str, what: str) -> int:
-    try:
-        return int(text.strip())
-    except ValueError:
-        raise InputError(f"timestep respacing {what} {text!r} is not an integer") from None
-
-
 def space_timesteps(num_timesteps: int, section_counts: str | Sequence[int]) -> tuple[int, ...]:
-    """Timesteps of the original process to keep, sorted.
+    """Timesteps of the original process to keep, sorted: the reference's function over `Respacing`.
 
-    `section_counts` is "ddimN" (the DDIM paper's integer stride giving exactly N steps), comma-separated
-    counts per equal-sized section ("250", "90,60,60,20,20"), or a sequence of counts. Within a section of
-    `size` steps, `count` steps are taken at the rounded positions of a fractional stride (size-1)/(count-1).
+    `section_counts` is "ddimN", comma-separated counts per equal-sized section ("250", "90,60,60,20,20"), or a
+    sequence of counts; as in the reference, an empty string is refused (it means "every step" only as a config
+    value, where `Respacing.parse` reads it).
     """
     if isinstance(section_counts, str):
-        text = section_counts.strip()
-        if text.startswith("ddim"):
-            desired = _parse_int(text[len("ddim"):], "DDIM step count")
-            for stride in range(1, num_timesteps):
-                if len(range(0, num_timesteps, stride)) == desired:
-                    return tuple(range(0, num_timesteps, stride))
-            raise InputError(f"cannot take exactly {desired} DDIM steps of {num_timesteps} with an integer stride")
-        if not text:
+        respacing = Respacing.parse(section_counts)
+        if respacing.kind is RespacingKind.ALL:
             raise InputError("timestep respacing is empty")
-        counts = [_parse_int(part, "section count") for part in text.split(",")]
     else:
-        counts = [int(c) for c in section_counts]
-    if not counts:
-        raise InputError("timestep respacing has no sections")
-    if any(c < 0 for c in counts):
-        raise InputError(f"timestep respacing section counts must be >= 0, got {counts}")
-    size_per, extra = divmod(num_timesteps, len(counts))
-    start = 0
-    kept: set[int] = set()
-    for i, count in enumerate(counts):
-        size = size_per + (1 if i < extra else 0)
-        if size < count:
-            raise InputError(
-                f"cannot divide a section of {size} steps into {count} (respacing {counts} of {num_timesteps})"
-            )
-        stride = 1.0 if count <= 1 else (size - 1) / (count - 1)
-        position = 0.0
-        for _ in range(count):
-            kept.add(start + round(position))
-            position += stride
-        start += size
-    if not kept:
-        raise InputError(f"timestep respacing {counts} keeps no steps")
-    return tuple(sorted(kept))
+        if not section_counts:
+            raise InputError("timestep respacing has no sections")
+        respacing = Respacing.sections(section_counts)
+    return respacing.timesteps(num_timesteps)
 
 
 def respaced_betas(betas: np.ndarray, kept: Sequence[int]) -> np.ndarray:

@@ -42,7 +42,6 @@ sums inside cuBLAS is not published, so this is fp32-accumulate-then-round with 
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass
 
 import torch

@@ -57,8 +57,10 @@ def _synthetic(path: Path, size: int, n: int) -> Path:
 def _measure(name: str, config_dict: dict, root: Path, steps: int, samples: int, respacing: str) -> list[PerfRow]:
     import torch
 
+    from benchmark.diffusion.respacing import Respacing
+    from benchmark.diffusion.sampling import Sampler
     from runners.config import SampleConfig, run_config_from_dict
-    from runners.rundir import read_stats
+    from runners.rundir import RunDir
     from runners.sample import sample
     from runners.train import train
 
@@ -66,10 +68,10 @@ def _measure(name: str, config_dict: dict, root: Path, steps: int, samples: int,
     batch = config.train.batch_size
     run_dir = train(config, root / name, stop_after=1)  # warm-up step (data decoding, allocator, first checkpoint)
     train(config, root / name, stop_after=steps)
-    last = read_stats(run_dir)[-1]
+    last = RunDir(run_dir).read_stats()[-1]
     rows = [PerfRow(SECTION, f"{name}: train images/s (batch {batch}, {steps} steps)", float(last["images_per_s"]),
                     None, "img/s", True, note=f"{torch.get_num_threads()} threads")]  # fmt: skip
-    cfg = SampleConfig(num_samples=samples, batch_size=samples, sampler="ddim", respacing=respacing)
+    cfg = SampleConfig(num_samples=samples, batch_size=samples, sampler=Sampler.DDIM, respacing=Respacing.parse(respacing))
     start = time.perf_counter()
     sample(run_dir, cfg)
     elapsed = time.perf_counter() - start

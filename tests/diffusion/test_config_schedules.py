@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from benchmark.diffusion import DiffusionConfig, GaussianDiffusion, LossType, Schedule, VarianceType
+from benchmark.diffusion.respacing import Respacing, RespacingKind
 from benchmark.diffusion.schedules import cosine_betas, linear_betas, respaced_betas, space_timesteps
 from benchmark.errors import InputError
 
@@ -76,3 +77,27 @@ def test_respaced_betas_product_identity(schedule: Schedule):
     np.testing.assert_allclose(respaced_betas(base, range(1000)), base, rtol=1e-12)  # keeping all steps is a no-op
     with pytest.raises(InputError):
         respaced_betas(base, [3, 3])
+
+
+def test_respacing_is_parsed_once_into_a_typed_value():
+    cases = {
+        "": (RespacingKind.ALL, (), None),
+        "250": (RespacingKind.SECTIONS, (250,), 250),
+        "90,60,60,20,20": (RespacingKind.SECTIONS, (90, 60, 60, 20, 20), 250),
+        "ddim25": (RespacingKind.DDIM, (25,), 25),
+    }
+    for text, (kind, counts, count) in cases.items():
+        r = Respacing.parse(text)
+        assert (r.kind, r.counts, r.count) == (kind, counts, count)
+        assert str(r) == text and Respacing.parse(str(r)) == r
+    assert Respacing.parse("").timesteps(10) == tuple(range(10))
+    assert Respacing.parse("ddim25").timesteps(1000) == tuple(range(0, 1000, 40))
+    assert Respacing.parse("3,2").timesteps(10) == (0, 2, 4, 5, 9)
+    # The process and the reference function read the same value.
+    assert DiffusionConfig(steps=10, timestep_respacing="3,2").respacing == Respacing.parse("3,2")
+    assert DiffusionConfig(steps=10).respaced(Respacing.parse("3,2")).kept_timesteps() == (0, 2, 4, 5, 9)
+    for bad in ("fast", "ddim", "10,abc", "-3", "2,,3", "ddim-5"):
+        with pytest.raises(InputError, match="respacing"):
+            Respacing.parse(bad)
+    with pytest.raises(InputError, match="cannot take exactly 7 DDIM steps of 10"):
+        Respacing.parse("ddim7").timesteps(10)  # syntax alone is not enough: the kept steps must fit the process

@@ -12,11 +12,11 @@ from click.testing import CliRunner
 from benchmark.cli import main
 from benchmark.errors import InputError
 from runners import checkpointing as ckpt
-from runners.config import ClassifierRunConfig, RunConfig
+from runners.config import ClassifierRunConfig, RunConfig, RunKind
 from runners.plan import TABLES, EvalStage, LoadStage, SampleStage, TrainStage, parse_tables, plan
 from benchmark.paper import TABLE1, TABLE2
 from runners.presets import CPU, PAPER, PRESETS, SMOKE, run_config
-from runners.rundir import config_hash
+from runners.rundir import RunDir, config_hash
 
 
 def _trains(p) -> list[TrainStage]:
@@ -105,14 +105,14 @@ def test_status_follows_the_filesystem(tmp_path: Path) -> None:
     assert train.status() == "pending"
     (train.run_dir / "checkpoints").mkdir(parents=True)
     last = SMOKE.table3_steps
-    ckpt.state_path(train.run_dir, last // 2).write_bytes(b"x")
+    RunDir(train.run_dir).state(last // 2).write_bytes(b"x")
     assert train.status() == f"partial (step {last // 2}/{last})"
-    ckpt.state_path(train.run_dir, last).write_bytes(b"x")
+    RunDir(train.run_dir).state(last).write_bytes(b"x")
     assert train.status() == f"damaged (step {last}/{last})"  # an unreadable final checkpoint is not done
-    ckpt.save_state(train.run_dir, last, {"step": last, "model": {}})
+    ckpt.save_state(RunDir(train.run_dir), last, {"step": last, "model": {}})
     assert train.status() == f"damaged (step {last}/{last})"  # nor are missing EMA weights
     for rate in train.config.train.ema_rates:
-        ckpt.save_ema(train.run_dir, rate, last, {"w": torch.zeros(1)}, {})
+        ckpt.save_ema(RunDir(train.run_dir), rate, last, {"w": torch.zeros(1)}, {})
     assert train.status() == "done"
     ev = next(s for s in p.stages if isinstance(s, EvalStage))
     assert ev.status() == "pending"
@@ -130,7 +130,7 @@ def test_paper_preset_plans_without_data_and_loads_released_models(tmp_path: Pat
     assert all(isinstance(t.config, RunConfig) and t.config.train.dataset == "/data/imagenet128" for t in trains)
     assert all(t.config.train.milestones[-1] in (700_000, 1_200_000) for t in trains)
     samples = [s for s in p.stages if isinstance(s, SampleStage)]
-    assert {s.config.respacing for s in samples} == {"250"}
+    assert {str(s.config.respacing) for s in samples} == {"250"}
     assert {s.config.num_samples for s in samples if s.model.startswith("load:")} == {50_000}
     refs = {s.key for s in p.stages if s.key.startswith("ref:")}
     assert "ref:VIRTUAL_imagenet256_labeled.npz" in refs and len(refs) == 2
@@ -213,6 +213,17 @@ def test_released_checkpoints_become_pseudo_runs_with_recorded_sha256(tmp_path: 
     again = plan(PAPER, ("guidance",), 1, out, dataset="/data/in128", checkpoint_dir=ckdir)
     assert all(s.status() == "done" for s in again.stages if isinstance(s, LoadStage))
     guided = [s for s in again.stages if isinstance(s, SampleStage) and s.config.guidance_scale]
-    clf_dir = next(s for s in again.stages if isinstance(s, LoadStage) and s.kind == "classifier").run_dir()
+    clf_dir = next(s for s in again.stages if isinstance(s, LoadStage) and s.kind is RunKind.GD_CLASSIFIER).run_dir()
     assert guided and all(s.config.classifier_run == str(clf_dir) for s in guided)
     assert all(s.run_dir is not None and s.run_dir.name.startswith("gd-") for s in guided)
+
+
+def test_smoke_plan_keeps_the_run_directories_of_earlier_versions() -> None:
+    """Run hashes and sample tags name directories on disk: the smoke plan's must stay those recorded (golden/
+    smoke_plan.json, written by the code before the run directory got one owner), or earlier runs are not found."""
+    golden = json.loads((Path(__file__).parent / "golden" / "smoke_plan.json").read_text(encoding="utf-8"))
+    p = plan(SMOKE, TABLES, 1, Path("/nonexistent-out"))
+    assert {t.key: t.hash for t in _trains(p)} == golden["runs"]
+    assert sorted(s.key for s in p.stages if isinstance(s, SampleStage)) == golden["samples"]
+    for t in _trains(p):
+        assert t.key == f"train:{t.run_dir.name}" and t.run_dir.name.endswith("-" + config_hash(t.config))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.diffusion.respacing import Respacing
 from runners.presets import SMOKE, Evaluation, Preset
 
 
@@ -26,7 +27,7 @@ def make_reference(path: Path) -> Path:
 
 def tiny_preset(reference: Path) -> Preset:
     train = dataclasses.replace(SMOKE.train, batch_size=4, checkpoint_every=1, log_every=1)
-    sample = dataclasses.replace(SMOKE.sample, num_samples=16, batch_size=16, respacing="2")
+    sample = dataclasses.replace(SMOKE.sample, num_samples=16, batch_size=16, respacing=Respacing.parse("2"))
     classifier = dataclasses.replace(SMOKE.guidance.classifier, train=dataclasses.replace(
         SMOKE.guidance.classifier.train, batch_size=4, milestones=(2,), checkpoint_every=1, log_every=1))  # fmt: skip
     return dataclasses.replace(

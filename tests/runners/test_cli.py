@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from benchmark.cli import main
 from runners.config import load_run_config
-from runners.rundir import read_stats, run_dir_for
+from runners.rundir import RunDir
 from runners.train import train
 
 from tests.runners.conftest import SMOKE, tiny_classifier_dict, tiny_run_dict
@@ -27,7 +27,7 @@ def _invoke(*args: str):
 def test_train_then_sample_from_the_command_line(tiny_npz, tmp_path):
     config_path = tmp_path / "tiny.json"
     config_path.write_text(json.dumps(tiny_run_dict(tiny_npz, milestones=[2])))
-    expected = run_dir_for(load_run_config(config_path), tmp_path / "out")
+    expected = RunDir.for_record(load_run_config(config_path), tmp_path / "out").path
 
     dry = _invoke("train", config_path, "--out", tmp_path / "out", "--dry-run")
     assert dry.exit_code == 0 and json.loads(dry.output)["run_dir"] == str(expected)
@@ -36,7 +36,7 @@ def test_train_then_sample_from_the_command_line(tiny_npz, tmp_path):
     result = _invoke("train", config_path, "--out", tmp_path / "out", "--quiet")
     assert result.exit_code == 0, result.output
     assert result.output.strip() == str(expected)
-    assert [r["step"] for r in read_stats(expected)] == [1, 2]
+    assert [r["step"] for r in RunDir(expected).read_stats()] == [1, 2]
     assert _invoke("train", config_path, "--out", tmp_path / "out", "--quiet").output.strip() == str(expected)
 
     result = _invoke("sample", expected, "--num-samples", 3, "--batch-size", 2, "--sampler", "ddim",
@@ -81,7 +81,7 @@ def test_smoke_config_trains_on_fashion_mnist(tmp_path):
     load_split("train", allow_download=False)  # fails, naming the missing files, where the data is absent
     config = load_run_config(SMOKE)
     run_dir = train(config, tmp_path, stop_after=1)
-    rows = read_stats(run_dir)
+    rows = RunDir(run_dir).read_stats()
     assert rows[0]["step"] == 1 and np.isfinite(rows[0]["loss"])
     state = torch.load(run_dir / "checkpoints" / "state-0000001.pt", weights_only=True)
     assert json.loads(state["config"]) == config.to_dict()
@@ -95,5 +95,5 @@ def test_preset_baseline_row_dry_run(tmp_path):
     preset = presets.get_preset("smoke")
     # Fashion-MNIST has ten classes; the smoke preset's ablation rows are class-conditional.
     expected = presets.run_config(preset, presets.ArchSetting(), preset.dataset, tuple(preset.milestones), 0, 10)
-    assert json.loads(result.output)["run_dir"] == str(run_dir_for(expected, tmp_path))
+    assert json.loads(result.output)["run_dir"] == str(RunDir.for_record(expected, tmp_path).path)
     assert _invoke("train", "--out", tmp_path).exit_code == 2

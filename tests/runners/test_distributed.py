@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 import torch
 
+from benchmark.diffusion.respacing import Respacing
+from benchmark.diffusion.sampling import Sampler
 from runners.config import SampleConfig, run_config_from_dict
-from runners.rundir import read_stats, run_dir_for
+from runners.rundir import RunDir
 from runners.sample import sample
 from runners.train import train
 
@@ -40,15 +42,15 @@ def test_two_processes_match_one(tiny_npz, tmp_path):
 
     # Training: each rank takes a contiguous half of the global batch; DDP averages the gradients.
     proc = _torchrun("train", str(config_path), "--out", str(tmp_path / "two"))
-    two = run_dir_for(config, tmp_path / "two")
+    two = RunDir.for_record(config, tmp_path / "two").path
     assert proc.stdout.strip() == str(two)  # only rank 0 prints
     one = train(config, tmp_path / "one")
     a, b = load_state(one, 3), load_state(two, 3)
     for k in a["model"]:
         torch.testing.assert_close(b["model"][k], a["model"][k], rtol=1e-4, atol=1e-5)
     assert b["world_size"] == 2
-    loss_one = [r["loss"] for r in read_stats(one)]
-    loss_two = [r["loss"] for r in read_stats(two)]
+    loss_one = [r["loss"] for r in RunDir(one).read_stats()]
+    loss_two = [r["loss"] for r in RunDir(two).read_stats()]
     np.testing.assert_allclose(loss_two, loss_one, rtol=1e-4)
 
     # Sampling the same weights: shards dealt to two processes give the single-process archive exactly.
@@ -56,7 +58,8 @@ def test_two_processes_match_one(tiny_npz, tmp_path):
     shutil.copytree(one, copy)
     _torchrun("sample", str(copy), "--num-samples", "7", "--batch-size", "2", "--shard-size", "2",
               "--sampler", "ddpm", "--respacing", "4")  # fmt: skip
-    single = sample(one, SampleConfig(num_samples=7, batch_size=3, sampler="ddpm", respacing="4"), shard_size=7)
+    single = sample(one, SampleConfig(num_samples=7, batch_size=3, sampler=Sampler.DDPM, respacing=Respacing.parse("4")),
+                    shard_size=7)
     double = copy / "samples" / single.parent.name / single.name
     with np.load(single) as s, np.load(double) as d:
         assert np.array_equal(s["arr_0"], d["arr_0"]) and np.array_equal(s["arr_1"], d["arr_1"])

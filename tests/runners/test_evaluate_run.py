@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import zipfile
+import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from benchmark.diffusion.respacing import Respacing
+from benchmark.diffusion.sampling import Sampler
 from benchmark.errors import InputError
 from benchmark.evaluation.metrics import frechet_distance
 from benchmark.extractors.base import ExtractorOptions
 from benchmark.extractors.registry import build_extractor
 from benchmark.io.atomic import write_json_atomic
+from benchmark.io.npz import inspect_archive
 from runners.config import SampleConfig, run_config_from_dict
 from runners.evaluate_run import evaluate_run_archive
-from runners.rundir import prepare_run_dir, run_dir_for
+from runners.rundir import RunDir, sample_tag
 
 from tests.runners.conftest import tiny_run_dict
 
@@ -26,14 +33,16 @@ EXTRACTOR = "random-cnn-test"
 @pytest.fixture()
 def run_with_archive(tiny_npz, tmp_path):
     config = run_config_from_dict(tiny_run_dict(tiny_npz))
-    run = prepare_run_dir(run_dir_for(config, tmp_path), config)
-    sample_config = SampleConfig(milestone=4, num_samples=12, sampler="ddim", respacing="ddim5", ema_rate=0.9)
-    out = run / "samples" / sample_config.tag()
+    run = RunDir.for_record(config, tmp_path).create(config).path
+    sample_config = SampleConfig(milestone=4, num_samples=12, sampler=Sampler.DDIM, respacing=Respacing.parse("ddim5"),
+                                 ema_rate=0.9)  # fmt: skip
+    out = run / "samples" / sample_tag(sample_config)
     archive = out / "samples_12x8x8x3.npz"
     out.mkdir(parents=True)
     rng = np.random.default_rng(1)
     np.savez(archive, rng.integers(0, 256, (12, 8, 8, 3), dtype=np.uint8))
-    write_json_atomic(out / "sample.json", {"sample_config": sample_config.to_dict(), "milestone": 4, "tag": sample_config.tag()})
+    write_json_atomic(out / "sample.json", {"sample_config": sample_config.to_dict(), "milestone": 4,
+                                            "tag": sample_tag(sample_config)})  # fmt: skip
     ref = tmp_path / "ref.npz"
     np.savez(ref, rng.integers(0, 256, (16, 8, 8, 3), dtype=np.uint8))
     return config, run, archive, ref, sample_config
@@ -41,8 +50,8 @@ def run_with_archive(tiny_npz, tmp_path):
 
 def test_metrics_file_holds_results_and_provenance(run_with_archive, tmp_path):
     config, run, archive, ref, sample_config = run_with_archive
-    result = evaluate_run_archive(run, archive, ref, EXTRACTOR, sample_config.tag(), cache_dir=tmp_path / "cache")
-    path = run / "metrics" / f"{sample_config.tag()}.json"
+    result = evaluate_run_archive(run, archive, ref, EXTRACTOR, sample_tag(sample_config), cache_dir=tmp_path / "cache")
+    path = run / "metrics" / f"{sample_tag(sample_config)}.json"
     assert json.loads(path.read_text()) == json.loads(json.dumps(result))
     assert result["run"]["hash"] == run.name[-10:] and result["run"]["config"] == config.to_dict()
     assert result["sample_config"] == sample_config.to_dict() and result["milestone"] == 4
@@ -58,10 +67,10 @@ def test_metrics_file_holds_results_and_provenance(run_with_archive, tmp_path):
 
     # A matching result is returned as is; another archive is evaluated afresh.
     stamp = path.stat().st_mtime_ns
-    assert evaluate_run_archive(run, archive, ref, EXTRACTOR, sample_config.tag(), cache_dir=tmp_path / "cache") == result
+    assert evaluate_run_archive(run, archive, ref, EXTRACTOR, sample_tag(sample_config), cache_dir=tmp_path / "cache") == result
     assert path.stat().st_mtime_ns == stamp
     np.savez(archive, np.random.default_rng(2).integers(0, 256, (12, 8, 8, 3), dtype=np.uint8))
-    again = evaluate_run_archive(run, archive, ref, EXTRACTOR, sample_config.tag(), cache_dir=tmp_path / "cache")
+    again = evaluate_run_archive(run, archive, ref, EXTRACTOR, sample_tag(sample_config), cache_dir=tmp_path / "cache")
     assert again["sample"]["fingerprint"] != result["sample"]["fingerprint"]
 
     # Bootstrap interval: the percentile interval of FIDs of resampled sample features, centred on the full-set
@@ -91,3 +100,61 @@ def test_bad_arguments_are_input_errors(run_with_archive, tmp_path):
         evaluate_run_archive(run, archive, ref, EXTRACTOR, "../x")
     with pytest.raises(InputError, match="unknown feature extractor"):
         evaluate_run_archive(run, archive, ref, "no-such-extractor", "x", cache_dir=tmp_path / "cache")
+
+
+def _solve_gf2(vectors: list[int], target: int) -> int:
+    """A set of `vectors` (as a bit mask of their indices) whose XOR is `target`."""
+    pivots: dict[int, tuple[int, int]] = {}  # leading bit -> (vector, the indices it combines)
+    for i, v in enumerate(vectors):
+        m = 1 << i
+        while v and v.bit_length() - 1 in pivots:
+            pv, pm = pivots[v.bit_length() - 1]
+            v, m = v ^ pv, m ^ pm
+        if v:
+            pivots[v.bit_length() - 1] = (v, m)
+    chosen = 0
+    while target:
+        pv, pm = pivots[target.bit_length() - 1]
+        target, chosen = target ^ pv, chosen ^ pm
+    return chosen
+
+
+def _other_images_same_crc(archive: Path) -> None:
+    """Change the last images of `archive` in place, then four more bytes so that arr_0.npy keeps its CRC-32 (CRC-32
+    is affine over GF(2)): another file whose zip directory, sizes and CRCs are those of the old one."""
+    blob = bytearray(archive.read_bytes())
+    with zipfile.ZipFile(archive) as zf:
+        member = zf.read("arr_0.npy")
+    start = blob.find(member)
+    assert start >= 0 and blob.find(member, start + 1) == -1  # stored, not deflated: the bytes appear as they are
+    data = bytearray(member)
+    data[-100:-4] = bytes(255 - b for b in data[-100:-4])
+    data[-4:] = bytes(4)
+    base = zlib.crc32(bytes(data))
+    flips = []
+    for bit in range(32):
+        flipped = bytearray(data)
+        flipped[len(data) - 4 + bit // 8] ^= 1 << (bit % 8)
+        flips.append(zlib.crc32(bytes(flipped)) ^ base)
+    chosen = _solve_gf2(flips, base ^ zlib.crc32(member))
+    for bit in range(32):
+        if chosen >> bit & 1:
+            data[len(data) - 4 + bit // 8] ^= 1 << (bit % 8)
+    assert zlib.crc32(bytes(data)) == zlib.crc32(member) and data != member
+    blob[start : start + len(member)] = data
+    archive.write_bytes(bytes(blob))
+
+
+@pytest.mark.parametrize("changed", ["sample", "reference"])
+def test_an_archive_changed_under_the_same_crc_is_evaluated_again(run_with_archive, tmp_path, changed):
+    _, run, archive, ref, sample_config = run_with_archive
+    tag = sample_tag(sample_config)
+    first = evaluate_run_archive(run, archive, ref, EXTRACTOR, tag, cache_dir=tmp_path / "cache")
+    path = archive if changed == "sample" else ref
+    fingerprint = inspect_archive(path).fast_key
+    _other_images_same_crc(path)
+    assert inspect_archive(path).fast_key == fingerprint  # the zip directory cannot tell the files apart
+    again = evaluate_run_archive(run, archive, ref, EXTRACTOR, tag, cache_dir=tmp_path / "cache")
+    assert again[changed]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest() != first[changed]["sha256"]
+    assert again["fid"] != first["fid"]
+    assert json.loads((run / "metrics" / f"{tag}.json").read_text()) == json.loads(json.dumps(again))

@@ -20,6 +20,7 @@ from benchmark.compat import gd_models
 from runners import checkpointing
 from runners.config import run_config_from_dict
 from runners.plan import TrainStage
+from runners.rundir import RunDir
 from runners.train import train
 
 from tests.runners.conftest import REPO, assert_same_tensors, load_state, tiny_run_dict
@@ -191,7 +192,7 @@ def test_the_lock_is_released_when_its_holder_is_killed(trained, tmp_path, holde
 def test_a_truncated_final_checkpoint_is_retrained_before_the_run_counts_as_done(trained, tiny_npz, tmp_path):
     run = _copy(trained, tmp_path)
     config = run_config_from_dict(_tiny_dict(tiny_npz))
-    final = checkpointing.state_path(run, 2)
+    final = RunDir(run).state(2)
     final.write_bytes(final.read_bytes()[: final.stat().st_size // 2])
     stage = TrainStage("train", config, run)
     assert stage.status() != "done"
@@ -209,12 +210,12 @@ def test_a_truncated_final_checkpoint_is_retrained_before_the_run_counts_as_done
 def test_a_truncated_final_ema_file_is_rewritten_from_its_checkpoint(trained, tiny_npz, tmp_path):
     run = _copy(trained, tmp_path)
     config = run_config_from_dict(_tiny_dict(tiny_npz))
-    ema = checkpointing.ema_path(run, 0.9, 2)
+    ema = RunDir(run).ema(0.9, 2)
     ema.write_bytes(ema.read_bytes()[:-100])
     assert TrainStage("train", config, run).status() != "done"
     train(config, tmp_path, run_dir=run)
     weights, _ = checkpointing.read_ema(ema)
-    assert_same_tensors(weights, checkpointing.read_ema(checkpointing.ema_path(trained, 0.9, 2))[0])
+    assert_same_tensors(weights, checkpointing.read_ema(RunDir(trained).ema(0.9, 2))[0])
     assert "ema-0.9-0000002.safetensors is unreadable" in (run / "log.txt").read_text()
 
 

@@ -16,8 +16,9 @@ from benchmark.cli import main
 from benchmark.compat import gd_models
 from benchmark.diffusion.config import DiffusionConfig
 from benchmark.diffusion.gaussian import GaussianDiffusion
+from benchmark.diffusion.respacing import Respacing
 from benchmark.diffusion.rng import SampleRNG
-from benchmark.diffusion.sampling import ddim_sample_loop
+from benchmark.diffusion.sampling import Sampler, ddim_sample_loop
 from benchmark.errors import InputError
 from benchmark.models.config import Precision
 from benchmark.models.unet import UNet
@@ -25,6 +26,7 @@ from runners import checkpointing
 from runners import sample as sample_mod
 from runners.config import SampleConfig, run_config_from_dict
 from runners.gd_checkpoint import prepare_gd_model_run
+from runners.rundir import RunDir, sample_tag
 from runners.sample import quantize, sample
 from runners.train import train
 from runners.train_classifier import train_classifier
@@ -72,7 +74,7 @@ def test_quantization_truncates_like_the_reference():
 
 def test_archive_format_labels_and_record(runs, tmp_path):
     run = _copy(runs["cond"], tmp_path)
-    config = SampleConfig(num_samples=10, batch_size=4, sampler="ddim", respacing="ddim10")
+    config = SampleConfig(num_samples=10, batch_size=4, sampler=Sampler.DDIM, respacing=Respacing.parse("ddim10"))
     archive = sample(run, config, shard_size=4)
     assert archive.name == "samples_10x8x8x3.npz"
     assert archive.parent.name == "step0000002-ema0.9-ddim-ddim10-eta0-g0-seed0-n10"
@@ -85,15 +87,15 @@ def test_archive_format_labels_and_record(runs, tmp_path):
     assert not list(archive.parent.glob("shard-*"))  # merged and removed
     # The same call again returns the finished archive without sampling.
     stamp = archive.stat().st_mtime_ns
-    assert sample(run, SampleConfig(num_samples=10, batch_size=7, sampler="ddim", respacing="ddim10")) == archive
+    assert sample(run, SampleConfig(num_samples=10, batch_size=7, sampler=Sampler.DDIM, respacing=Respacing.parse("ddim10"))) == archive
     assert archive.stat().st_mtime_ns == stamp
 
 
 def test_archive_equals_a_direct_sampler_call(runs, tmp_path):
     run = _copy(runs["cond"], tmp_path)
-    archive = sample(run, SampleConfig(num_samples=5, batch_size=5, sampler="ddim", respacing="ddim20", seed=3))
+    archive = sample(run, SampleConfig(num_samples=5, batch_size=5, sampler=Sampler.DDIM, respacing=Respacing.parse("ddim20"), seed=3))
     config = run_config_from_dict(json.loads((run / "config.json").read_text()))
-    weights, _ = checkpointing.read_ema(checkpointing.ema_path(run, 0.9, 2))
+    weights, _ = checkpointing.read_ema(RunDir(run).ema(0.9, 2))
     model = UNet(config.unet)
     model.load_state_dict(weights)
     diffusion = GaussianDiffusion.from_config(DiffusionConfig.from_dict({**config.diffusion.to_dict(), "timestep_respacing": "ddim20"}))
@@ -107,7 +109,7 @@ def test_archive_equals_a_direct_sampler_call(runs, tmp_path):
 
 
 def test_archive_is_independent_of_batch_size_shards_and_resumption(runs, tmp_path, monkeypatch):
-    config = dict(num_samples=9, sampler="ddpm", respacing="6")
+    config = dict(num_samples=9, sampler=Sampler.DDPM, respacing=Respacing.parse("6"))
     whole = sample(_copy(runs["cond"], tmp_path / "a"), SampleConfig(batch_size=9, **config), shard_size=9)
     run = _copy(runs["cond"], tmp_path / "b")
     calls = {"n": 0}
@@ -133,7 +135,7 @@ def test_archive_is_independent_of_batch_size_shards_and_resumption(runs, tmp_pa
 
 def test_disk_full_while_writing_a_shard_leaves_nothing_half_written(runs, tmp_path, monkeypatch):
     run = _copy(runs["uncond"], tmp_path)
-    config = SampleConfig(num_samples=4, batch_size=4, sampler="ddim", respacing="ddim5")
+    config = SampleConfig(num_samples=4, batch_size=4, sampler=Sampler.DDIM, respacing=Respacing.parse("ddim5"))
     real = np.savez
 
     def full_disk(file, *arrays):
@@ -153,7 +155,7 @@ def test_disk_full_while_writing_a_shard_leaves_nothing_half_written(runs, tmp_p
 
 def test_milestones_weights_and_fallbacks(runs, tmp_path):
     run = _copy(runs["cond"], tmp_path)
-    base = dict(num_samples=3, batch_size=3, sampler="ddim", respacing="ddim5")
+    base = dict(num_samples=3, batch_size=3, sampler=Sampler.DDIM, respacing=Respacing.parse("ddim5"))
     first = sample(run, SampleConfig(milestone=1, **base))
     assert first.parent.name.startswith("step0000001-ema0.9-")
     raw = sample(run, SampleConfig(use_ema=False, **base))
@@ -166,7 +168,7 @@ def test_milestones_weights_and_fallbacks(runs, tmp_path):
         sample(run, SampleConfig(ema_rate=0.5, **base))
     # Without the safetensors copy the EMA stored in the state checkpoint gives the same samples.
     expected = _load(other_rate)[0]
-    checkpointing.ema_path(run, 0.99, 2).unlink()
+    RunDir(run).ema(0.99, 2).unlink()
     shutil.rmtree(other_rate.parent)
     assert np.array_equal(_load(sample(run, SampleConfig(ema_rate=0.99, **base)))[0], expected)
     assert "using the EMA stored in state-0000002.pt" in (run / "log.txt").read_text()
@@ -174,17 +176,17 @@ def test_milestones_weights_and_fallbacks(runs, tmp_path):
 
 def test_classifier_guidance(runs, tmp_path):
     run = _copy(runs["uncond"], tmp_path)
-    base = dict(num_samples=4, batch_size=4, sampler="ddim", respacing="ddim5")
+    base = dict(num_samples=4, batch_size=4, sampler=Sampler.DDIM, respacing=Respacing.parse("ddim5"))
     plain_images, plain_labels = _load(sample(run, SampleConfig(**base)))
     assert plain_labels is None
     guided = SampleConfig(guidance_scale=30.0, classifier_run=str(runs["clf"]), **base)
     images, labels = _load(sample(run, guided))
     assert np.array_equal(labels, np.arange(4) % NUM_CLASSES)
     assert not np.array_equal(images, plain_images)
-    info = json.loads((run / "samples" / guided.tag().replace("latest", "step0000001").replace("-ema-", "-ema0.9-")
+    info = json.loads((run / "samples" / sample_tag(guided).replace("latest", "step0000001").replace("-ema-", "-ema0.9-")
                        / "sample.json").read_text())  # fmt: skip
     assert info["classifier"]["step"] == 1 and info["labels"] == "label of sample i = i % num_classes"
-    ddpm = SampleConfig(num_samples=2, batch_size=2, sampler="ddpm", respacing="4", guidance_scale=1.0,
+    ddpm = SampleConfig(num_samples=2, batch_size=2, sampler=Sampler.DDPM, respacing=Respacing.parse("4"), guidance_scale=1.0,
                         classifier_run=str(runs["clf"]))  # fmt: skip
     assert _load(sample(run, ddpm))[0].shape == (2, 8, 8, 3)
     with pytest.raises(InputError, match="not a classifier"):
@@ -204,7 +206,7 @@ def test_released_checkpoint_through_the_compatibility_layer(tmp_path):
     torch.save(model.state_dict(), ckpt_path)
     run = prepare_gd_model_run(ckpt_path, FLAGS, tmp_path / "out")
     assert run.name.startswith("gd-tiny-diffusion-")
-    archive = sample(run, SampleConfig(num_samples=3, batch_size=2, sampler="ddim", respacing="ddim10", seed=5))
+    archive = sample(run, SampleConfig(num_samples=3, batch_size=2, sampler=Sampler.DDIM, respacing=Respacing.parse("ddim10"), seed=5))
     diffusion = GaussianDiffusion.from_config(DiffusionConfig(timestep_respacing="ddim10"))
     rng = SampleRNG.for_samples(5, range(3))
     with torch.no_grad():
@@ -215,7 +217,7 @@ def test_released_checkpoint_through_the_compatibility_layer(tmp_path):
         prepare_gd_model_run(ckpt_path, FLAGS + " --bogus 1", tmp_path / "out")
     with pytest.raises(InputError, match="does not match"):
         sample(prepare_gd_model_run(ckpt_path, FLAGS.replace("32", "64"), tmp_path / "out"),
-               SampleConfig(num_samples=1, respacing="ddim5", sampler="ddim"))  # fmt: skip
+               SampleConfig(num_samples=1, respacing=Respacing.parse("ddim5"), sampler=Sampler.DDIM))  # fmt: skip
 
 
 def test_released_classifier_guides_a_released_model(tmp_path):
@@ -244,8 +246,35 @@ def test_released_classifier_guides_a_released_model(tmp_path):
 
 def test_bf16_archive_is_independent_of_batch_size(runs, tmp_path):
     """Under bf16 autocast too, each sample depends only on its own seed and label, not on its batch-mates."""
-    config = dict(num_samples=6, sampler="ddpm", respacing="6", precision=Precision.BF16)
+    config = dict(num_samples=6, sampler=Sampler.DDPM, respacing=Respacing.parse("6"), precision=Precision.BF16)
     whole = sample(_copy(runs["cond"], tmp_path / "a"), SampleConfig(batch_size=6, **config), shard_size=6)
     parts = sample(_copy(runs["cond"], tmp_path / "b"), SampleConfig(batch_size=4, **config), shard_size=6)
     for a, b in zip(_load(whole), _load(parts)):
         assert np.array_equal(a, b)
+
+
+def test_a_sample_command_reads_the_run_config_once(runs, tmp_path, monkeypatch):
+    run = _copy(runs["uncond"], tmp_path)
+    reads = []
+    real = Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: reads.append(self) or real(self, *a, **k))
+    result = CliRunner().invoke(main, ["sample", str(run), "--num-samples", "2", "--sampler", "ddim", "--respacing",
+                                       "ddim2", "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert reads.count(run / "config.json") == 1
+
+
+def test_a_damaged_released_checkpoint_record_is_one_line_naming_it(tmp_path):
+    torch.manual_seed(0)
+    model = gd_models.create_model(8, 32, 1, channel_mult="1,2", learn_sigma=True, attention_resolutions="4",
+                                   num_heads=1, use_scale_shift_norm=True)  # fmt: skip
+    torch.save(model.state_dict(), tmp_path / "tiny.pt")
+    run = prepare_gd_model_run(tmp_path / "tiny.pt", FLAGS, tmp_path / "out")
+    record = json.loads((run / "config.json").read_text())
+    del record["flags"]
+    (run / "config.json").write_text(json.dumps(record))
+    result = CliRunner().invoke(main, ["sample", str(run), "--num-samples", "1", "--sampler", "ddim", "--respacing",
+                                       "ddim2"])  # fmt: skip
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert result.output.strip().splitlines() == [f"error: {run / 'config.json'}: flags must be a JSON object, got NoneType"]
+    assert list((run / "samples").iterdir()) == []

@@ -18,7 +18,7 @@ from benchmark.errors import InputError
 from benchmark.models.unet import UNet
 from runners import checkpointing
 from runners.config import run_config_from_dict
-from runners.rundir import read_stats, run_dir_for
+from runners.rundir import RunDir
 from runners.train import train
 from runners.train_classifier import train_classifier
 from runners.trainloop import learning_rate, seeded_init
@@ -64,17 +64,17 @@ def test_resume_in_process_is_bitwise_identical(reference_run, tmp_path):
     config = run_config_from_dict(data)
     train(config, tmp_path, stop_after=1)
     train(config, tmp_path, stop_after=4)  # resumes at 1, stops at 5 (between periodic checkpoints)
-    assert checkpointing.list_states(run_dir_for(config, tmp_path))[-1] == 5
+    assert RunDir(RunDir.for_record(config, tmp_path).path).state_steps()[-1] == 5
     run_dir = train(config, tmp_path)
     _assert_same_final(run_dir, reference)
-    assert [r["step"] for r in read_stats(run_dir)] == list(range(1, TOTAL + 1))
+    assert [r["step"] for r in RunDir(run_dir).read_stats()] == list(range(1, TOTAL + 1))
     assert "resumed from state-0000005.pt" in (run_dir / "log.txt").read_text()
 
 
 def test_rerun_after_the_last_milestone_does_nothing(reference_run, tmp_path):
     config = run_config_from_dict(tiny_run_dict(reference_run[0]["train"]["dataset"], milestones=[2]))
     run_dir = train(config, tmp_path)
-    final = checkpointing.state_path(run_dir, 2)
+    final = RunDir(run_dir).state(2)
     before = final.stat().st_mtime_ns, (run_dir / "stats.jsonl").read_text()
     assert train(config, tmp_path) == run_dir
     assert (final.stat().st_mtime_ns, (run_dir / "stats.jsonl").read_text()) == before
@@ -92,7 +92,7 @@ def test_ema_follows_the_closed_form(tiny_npz, tmp_path):
             expected = rate * (rate * p0[name] + (1 - rate) * p1[name]) + (1 - rate) * s2["model"][name]
             torch.testing.assert_close(ema[name], expected, rtol=1e-6, atol=1e-7)
     # The sampling copy of the EMA weights holds the same tensors.
-    weights, meta = checkpointing.read_ema(checkpointing.ema_path(run_dir, 0.99, 2))
+    weights, meta = checkpointing.read_ema(RunDir(run_dir).ema(0.99, 2))
     assert_same_tensors(weights, s2["ema"]["0.99"])
     assert meta["step"] == "2" and json.loads(meta["config"]) == config.to_dict()
 
@@ -108,7 +108,7 @@ def test_microbatches_match_the_full_batch(tiny_npz, tmp_path):
 def test_learning_rate_anneal_and_stats(tiny_npz, tmp_path):
     config = run_config_from_dict(tiny_run_dict(tiny_npz, milestones=[3], lr_anneal_steps=4, lr=1e-3))
     run_dir = train(config, tmp_path)
-    rows = read_stats(run_dir)
+    rows = RunDir(run_dir).read_stats()
     assert [r["step"] for r in rows] == [1, 2, 3]
     assert [r["lr"] for r in rows] == pytest.approx([1e-3, 1e-3 * 0.75, 1e-3 * 0.5])
     assert learning_rate(config.train, 4) == 0.0
@@ -120,7 +120,7 @@ def test_corrupt_latest_checkpoint_falls_back_to_the_previous(reference_run, tmp
     data, reference = reference_run
     config = run_config_from_dict(data)
     run_dir = train(config, tmp_path, stop_after=4)  # checkpoints at 3 and 4
-    latest = checkpointing.state_path(run_dir, 4)
+    latest = RunDir(run_dir).state(4)
     latest.write_bytes(latest.read_bytes()[: latest.stat().st_size // 2])
     train(config, tmp_path)
     log = (run_dir / "log.txt").read_text()
@@ -143,7 +143,7 @@ def test_disk_full_during_a_checkpoint_leaves_no_partial_file(reference_run, tmp
     with pytest.raises(OSError) as err:
         train(config, tmp_path)
     assert err.value.errno == errno.ENOSPC
-    assert checkpointing.list_states(run_dir) == [3]
+    assert RunDir(run_dir).state_steps() == [3]
     assert not [p for p in (run_dir / "checkpoints").iterdir() if p.name.startswith(".")]
     monkeypatch.setattr(checkpointing.torch, "save", real_save)
     train(config, tmp_path)
@@ -164,18 +164,18 @@ def test_conditional_model_and_noisy_classifier_train(tiny_npz, tmp_path):
     assert "label_emb.weight" in load_state(run_dir, 1)["model"]
     config = run_config_from_dict(tiny_classifier_dict(tiny_npz))
     clf_dir = train_classifier(config, tmp_path)
-    rows = read_stats(clf_dir)
+    rows = RunDir(clf_dir).read_stats()
     assert [r["step"] for r in rows] == [1, 2]
     assert all(0.0 <= r["acc1"] <= r["acc4"] <= 1.0 and r["loss"] > 0 for r in rows)
-    assert checkpointing.list_states(clf_dir) == [1, 2]
+    assert RunDir(clf_dir).state_steps() == [1, 2]
     assert train_classifier(config, tmp_path) == clf_dir
 
 
 def test_reduced_precision_steps_run(tiny_npz, tmp_path):
     run_dir = train(run_config_from_dict(tiny_run_dict(tiny_npz, milestones=[1], precision="bf16")), tmp_path / "b")
-    assert torch.isfinite(torch.tensor(read_stats(run_dir)[0]["loss"]))
+    assert torch.isfinite(torch.tensor(RunDir(run_dir).read_stats()[0]["loss"]))
     run_dir = train(run_config_from_dict(tiny_run_dict(tiny_npz, milestones=[1], precision="fp16")), tmp_path / "h")
-    assert read_stats(run_dir)[0]["loss_scale"] > 0
+    assert RunDir(run_dir).read_stats()[0]["loss_scale"] > 0
     assert load_state(run_dir, 1)["scaler"]
 
 
@@ -192,7 +192,7 @@ def _start(config_path: Path, out: Path) -> subprocess.Popen:
 def _wait_for_step(proc: subprocess.Popen, run_dir: Path, step: int, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if read_stats(run_dir) and read_stats(run_dir)[-1]["step"] >= step:
+        if RunDir(run_dir).read_stats() and RunDir(run_dir).read_stats()[-1]["step"] >= step:
             return
         if proc.poll() is not None:
             raise AssertionError(f"training ended early: {proc.stderr.read().decode()}")
@@ -207,24 +207,24 @@ def test_killed_training_resumes_bitwise(reference_run, tmp_path, sig):
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(data))
     config = run_config_from_dict(data)
-    run_dir = run_dir_for(config, tmp_path)
+    run_dir = RunDir.for_record(config, tmp_path).path
     proc = _start(config_path, tmp_path)
     _wait_for_step(proc, run_dir, 4)
     assert proc.poll() is None, "the run finished before it could be interrupted"
     proc.send_signal(sig)
     code = proc.wait(timeout=120)
-    stopped_at = read_stats(run_dir)[-1]["step"]
+    stopped_at = RunDir(run_dir).read_stats()[-1]["step"]
     assert stopped_at < TOTAL
     if sig == signal.SIGTERM:
         assert code == 143, proc.stderr.read().decode()
         # The handler checkpoints at the next step boundary.
-        assert checkpointing.list_states(run_dir)[-1] == stopped_at
+        assert RunDir(run_dir).state_steps()[-1] == stopped_at
         assert f"stopped by signal {int(sig)}" in (run_dir / "log.txt").read_text()
     else:
         assert code == -signal.SIGKILL
     train(config, tmp_path)
     _assert_same_final(run_dir, reference)
-    assert [r["step"] for r in read_stats(run_dir)] == list(range(1, TOTAL + 1))
+    assert [r["step"] for r in RunDir(run_dir).read_stats()] == list(range(1, TOTAL + 1))
 
 
 def test_image_folder_workers_give_the_same_training(tmp_path):
