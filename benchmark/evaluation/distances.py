@@ -58,6 +58,7 @@ class PRArithmetic(enum.Enum):
 _EIGEN_HALF_PACKET = 8
 _EIGEN_HALF_ACCUMULATORS = 4
 _EIGEN_HALF_LEAF = 200
+_FP16_HALF_MAX = 32752.0  # the largest fp16 value whose double is finite in fp16
 _FAST_CHUNK = 512  # k-chunk of the fast GEMM whose error bound decides which entries need the exact sum
 
 
@@ -144,14 +145,20 @@ def _tf_max0(d: torch.Tensor) -> torch.Tensor:
 
 
 def _fp16_distance(nu16: torch.Tensor, nv16: torch.Tensor, prod16: torch.Tensor) -> torch.Tensor:
-    """max((nu - 2 p) + nv, 0), each op rounded to fp16 (broadcast nu [M, 1], nv [1, N])."""
+    """max((nu - 2 p) + nv, 0), each op rounded to fp16 (broadcast nu [M, 1], nv [1, N]).
+
+    `nu - 2 p` is one fused op (computed in float, rounded once: 2 p is exact and float's 24 bits make the
+    double rounding harmless) unless 2 p overflows fp16, where TensorFlow's separate product is +inf.
+    """
+    if prod16.numel() == 0 or float(prod16.abs().max()) <= _FP16_HALF_MAX:
+        return _tf_max0(torch.sub(nu16, prod16, alpha=2).add_(nv16))
     return _tf_max0((nu16 - prod16 * 2) + nv16)
 
 
-def _all_finite(x: torch.Tensor) -> bool:
-    """Whether every value is finite: their float32 sum is finite exactly then (a block of fp16-range values
-    cannot overflow it), and summing is far cheaper than an element-wise test."""
-    return bool(torch.isfinite(x.sum(dtype=torch.float32)))
+def _all_finite(d: torch.Tensor) -> bool:
+    """Whether every distance is finite. Distances are >= 0, +inf or NaN (after max(., 0)), and max propagates
+    NaN, so the largest one tells, far cheaper than an element-wise test."""
+    return d.numel() == 0 or bool(torch.isfinite(d.max()))
 
 
 def _fp32_distances(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -270,8 +277,8 @@ def _cpu_tf_block(u: torch.Tensor, v: torch.Tensor, u16: torch.Tensor, v16: torc
     scale = gamma * (1 + gamma) * 1.01
     tiny = dim * 2.0**-126
     if bool((uf >= 0).all()) and bool((vf >= 0).all()):  # sum|p| = the sum itself
-        p_lo16 = (fast * (1 - scale - 4 * unit) - tiny).half()
-        p_hi16 = (fast * (1 + scale + 4 * unit) + tiny).half()
+        p_lo16 = torch.mul(fast, 1 - scale - 4 * unit).sub_(tiny).half()
+        p_hi16 = fast.mul_(1 + scale + 4 * unit).add_(tiny).half()
     else:
         bound = (uf.abs() @ vf.abs().T) * scale + fast.abs() * (4 * unit) + tiny
         p_lo16, p_hi16 = (fast - bound).half(), (fast + bound).half()
