@@ -1,11 +1,11 @@
 """Evaluate a run's sample archive into `<run>/metrics/<tag>.json` (the evaluator's result plus run provenance).
 
-The JSON is `benchmark.evaluation.evaluate.evaluate_archives`'s result (metrics, extractor name and weights
+The JSON is `benchmark.evaluation.evaluate.evaluate`'s result (metrics, extractor name and weights
 sha256, reference and sample fingerprints, settings, versions) plus "run" {dir, hash, config},
 "sample_config" and "milestone" (from the archive's sample.json when there is one, so seeds and sampler
 settings travel with the numbers) and, with `bootstrap > 0`, "ci95" and "bootstrap": percentile intervals of
 every metric and their replicates (benchmark.evaluation.bootstrap). An existing metrics file for the same archive,
-reference, extractor and bootstrap setting is returned as is.
+reference, extractor, bootstrap setting and metric selection (`--metrics`) is returned as is.
 """
 
 from __future__ import annotations
@@ -14,15 +14,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from benchmark import paths
 from benchmark.errors import InputError
+from benchmark.evaluation.selection import MetricSelection
 from benchmark.io.atomic import write_json_atomic
 from benchmark.io.json_input import read_json_object
 from benchmark.progress import QuietReporter, Reporter
 from runners.sample import SAMPLE_JSON
-
-BOOTSTRAP_SEED = 0
-BOOTSTRAP_CONFIDENCE = 0.95
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -37,7 +34,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _matches(existing: dict[str, Any], sample_key: str, ref_key: str, extractor_name: str, backend: str,
-             bootstrap: int) -> bool:
+             bootstrap: int, selection: MetricSelection) -> bool:
     try:
         same = (
             existing["sample"]["fingerprint"] == sample_key
@@ -48,7 +45,9 @@ def _matches(existing: dict[str, Any], sample_key: str, ref_key: str, extractor_
     except (KeyError, TypeError):
         return False
     boot = existing.get("bootstrap", {}).get("resamples", 0) if isinstance(existing.get("bootstrap"), dict) else 0
-    return same and boot == bootstrap
+    # A file without a selection was computed with the paper's five only.
+    chosen = existing.get("metric_selection", MetricSelection().to_dict())
+    return same and boot == bootstrap and chosen == selection.to_dict()
 
 
 def evaluate_run_archive(
@@ -66,16 +65,13 @@ def evaluate_run_archive(
     backend: str = "torch",
     compile_network: bool = False,
     use_cache: bool = True,
+    selection: MetricSelection | None = None,
 ) -> dict[str, Any]:
     """Evaluate `archive` against `ref` with extractor `extractor_name`; write and return metrics/<tag>.json.
 
-    An existing metrics file is returned as is when it was computed from the same archives, extractor, backend
-    and bootstrap setting."""
-    from benchmark.evaluation.bootstrap import BootstrapSettings
-    from benchmark.evaluation.cache import FeatureCache
-    from benchmark.evaluation.evaluate import EvalSettings, evaluate_archives
-    from benchmark.extractors.base import ExtractorOptions
-    from benchmark.extractors.registry import build_extractor
+    An existing metrics file is returned as is when it was computed from the same archives, extractor, backend,
+    bootstrap setting and metric selection (default: the paper's five)."""
+    from benchmark.evaluation.evaluator import EvalOptions, bootstrap_settings, build_evaluator
     from benchmark.io.npz import inspect_archive
 
     run_dir, archive, ref = Path(run_dir), Path(archive), Path(ref)
@@ -83,33 +79,33 @@ def evaluate_run_archive(
     if not (run_dir / "config.json").exists():
         raise InputError("not a run directory (no config.json)", run_dir)
     run_config = read_json_object(run_dir / "config.json", "run config")
-    if bootstrap < 0:
-        raise InputError(f"bootstrap must be >= 0, got {bootstrap}")
+    boot = bootstrap_settings(bootstrap)
+    selection = selection or MetricSelection()
     if not tag or "/" in tag or tag.startswith("."):
         raise InputError(f"metrics tag must be a plain file name, got {tag!r}")
     sample_info, ref_info = inspect_archive(archive), inspect_archive(ref)
     out_path = run_dir / "metrics" / f"{tag}.json"
     existing = _read_json(out_path) if out_path.exists() else None
     if existing is not None and _matches(existing, sample_info.fast_key, ref_info.fast_key, extractor_name, backend,
-                                             bootstrap):
+                                             bootstrap, selection):
         reporter.log(f"{out_path} is up to date")
         return existing
 
-    cache_root = paths.cache_root(cache_dir)
-    options = ExtractorOptions(
-        device=device, batch_size=batch_size, cache_dir=cache_root,
-        weights_path=None if weights_path is None else Path(weights_path), backend=backend, compile=compile_network,
+    options = EvalOptions(
+        extractor=extractor_name, backend=backend, weights_path=None if weights_path is None else Path(weights_path),
+        compile=compile_network, device=device, batch_size=batch_size,
+        cache_dir=None if cache_dir is None else Path(cache_dir), use_cache=use_cache, selection=selection,
+        bootstrap=boot,
     )
-    extractor = build_extractor(extractor_name, options)
-    settings = EvalSettings(batch_size=batch_size, device=device)
-    cache = FeatureCache(cache_root) if use_cache else None
-    boot = BootstrapSettings(bootstrap, BOOTSTRAP_SEED, BOOTSTRAP_CONFIDENCE) if bootstrap > 0 else None
-    result: dict[str, Any] = evaluate_archives(ref, archive, extractor, settings, cache, reporter, boot)
+    evaluation = build_evaluator(options).evaluate(ref, archive, reporter)
 
     sample_json = _read_json(archive.parent / SAMPLE_JSON) or {}
-    result["run"] = {"dir": str(run_dir), "hash": run_dir.name.rsplit("-", 1)[-1], "config": run_config}
-    result["sample_config"] = sample_json.get("sample_config")
-    result["milestone"] = sample_json.get("milestone")
-    result["sampling"] = {k: sample_json.get(k) for k in ("tag", "weights", "classifier", "labels", "noise", "sha256")}
+    result = {
+        **evaluation.to_dict(),
+        "run": {"dir": str(run_dir), "hash": run_dir.name.rsplit("-", 1)[-1], "config": run_config},
+        "sample_config": sample_json.get("sample_config"),
+        "milestone": sample_json.get("milestone"),
+        "sampling": {k: sample_json.get(k) for k in ("tag", "weights", "classifier", "labels", "noise", "sha256")},
+    }
     write_json_atomic(out_path, result)
     return result

@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from benchmark.cli import main
-from benchmark.evaluation.evaluate import EvalSettings, evaluate_archives
+from benchmark.evaluation.evaluate import evaluate
+from benchmark.evaluation.settings import EvalSettings
 from benchmark.extractors.base import ExtractorOptions
 from benchmark.extractors.registry import build_extractor
 from reports.compare import COMPARE_COLUMNS, comparison_table
@@ -50,7 +51,7 @@ def test_compare_cli_matches_the_evaluator(tmp_path: Path, monkeypatch: pytest.M
     assert [r["Archive"] for r in rows] == ["a.npz", "b.npz"]
     extractor = build_extractor("random-cnn-test", ExtractorOptions(cache_dir=tmp_path / "cache2"))
     for row, archive in zip(rows, (a, b)):
-        direct = evaluate_archives(ref, archive, extractor, EvalSettings())
+        direct = evaluate(ref, archive, extractor, EvalSettings()).to_dict()
         assert float(row["FID"]) == pytest.approx(direct["fid"], rel=1e-9)
         assert float(row["Recall"]) == pytest.approx(direct["recall"])
         assert float(row["FID CI low"]) <= float(row["FID CI high"])
