@@ -1,52 +1,36 @@
-"""`admbench report compare`: evaluate third-party sample archives against one reference batch into a single
-table in the guidance table's metric layout (FID, sFID, IS, precision, recall, FID 95% CI, provenance)."""
+"""`admbench report compare`: sample archives evaluated against one reference batch (by the evaluation package),
+rendered as one table in the guidance table's metric layout (FID, sFID, IS, precision, recall, FID 95% CI,
+provenance), followed by the extra metrics `--metrics` asked for."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from benchmark import paths
-from benchmark.errors import InputError
-from benchmark.progress import QuietReporter, Reporter
 from reports.tables import GUIDANCE_METRICS, Table, _fmt, _fmt_ci
 from reports.uncertainty import estimate
 
 COMPARE_COLUMNS = ("Archive", "FID", "sFID", "IS", "Precision", "Recall", "FID 95% CI")
-BOOTSTRAP_SEED = 0
 
 
-def evaluate_many(ref: str | Path, archives: list[str | Path], extractor_name: str, device: str = "cpu",
-                  bootstrap: int = 0, cache_dir: str | Path | None = None,
-                  reporter: Reporter | None = None) -> list[dict[str, Any]]:  # fmt: skip
-    """evaluate_archives for every archive against `ref` (one extractor, one feature cache).
+def _extra_columns(results: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(column, key) of every requested extra metric, in order, named as the evaluate outputs name it."""
+    columns: dict[str, str] = {}
+    for result in results:
+        names = result.get("metric_names", {})
+        for key in result.get("extra_metric_keys", []):
+            columns.setdefault(key, names.get(key, key))
+    return [(label, key) for key, label in columns.items()]
 
-    Every input is checked (`check_inputs`) before the first archive is evaluated."""
-    from benchmark.evaluation.bootstrap import BootstrapSettings
-    from benchmark.evaluation.cache import FeatureCache
-    from benchmark.evaluation.evaluate import EvalSettings, check_inputs, evaluate_archives
-    from benchmark.extractors.base import ExtractorOptions
-    from benchmark.extractors.registry import build_extractor
 
-    if not archives:
-        raise InputError("give at least one sample archive to compare")
-    if bootstrap < 0:
-        raise InputError(f"--bootstrap must be >= 0, got {bootstrap}")
-    reporter = reporter or QuietReporter()
-    root = paths.cache_root(cache_dir)
-    extractor = build_extractor(extractor_name, ExtractorOptions(device=device, cache_dir=root))
-    settings = EvalSettings(device=device)
-    for archive in archives:
-        check_inputs(ref, archive, extractor.info, settings)
-    cache = FeatureCache(root)
-    boot = BootstrapSettings(bootstrap, BOOTSTRAP_SEED) if bootstrap else None
-    return [evaluate_archives(ref, archive, extractor, settings, cache, reporter, boot) for archive in archives]
+def _fmt_extra(value: Any) -> str:
+    return "" if value is None else f"{float(value):.4g}"
 
 
 def comparison_table(results: list[dict[str, Any]], names: list[str]) -> Table:
-    """One row per archive in the guidance table's metric layout; pure (results in, table out)."""
+    """One row per archive in the guidance table's metric layout, then the extras; pure (results in, table out)."""
+    extras = _extra_columns(results)
     records, md_rows = [], []
     for name, result in zip(names, results):
         record: dict[str, Any] = {"Archive": name}
@@ -59,6 +43,9 @@ def comparison_table(results: list[dict[str, Any]], names: list[str]) -> Table:
         record["FID CI low"] = None if fid is None or fid.ci is None else fid.ci[0]
         record["FID CI high"] = None if fid is None or fid.ci is None else fid.ci[1]
         md.append(_fmt_ci(fid))
+        for label, key in extras:
+            record[label] = result.get(key)
+            md.append(_fmt_extra(result.get(key)))
         record["Samples"] = result.get("sample", {}).get("num_images")
         record["Extractor"] = result.get("extractor", {}).get("name", "")
         record["Reference"] = result.get("reference", {}).get("path", "")
@@ -73,5 +60,6 @@ def comparison_table(results: list[dict[str, Any]], names: list[str]) -> Table:
         if not ex.get("reference_inception", False):
             notes.append("Proxy features, not Inception-v3: not comparable to published Inception numbers.")
     notes.append("95% CI: bootstrap interval of FID over each archive's sample features (empty without --bootstrap).")
-    return Table("compare", "Comparison of sample archives", pd.DataFrame.from_records(records), COMPARE_COLUMNS,
+    columns = COMPARE_COLUMNS + tuple(label for label, _ in extras)
+    return Table("compare", "Comparison of sample archives", pd.DataFrame.from_records(records), columns,
                  tuple(md_rows), tuple(notes))  # fmt: skip

@@ -1,11 +1,12 @@
 """Evaluate a run's sample archive into `<run>/metrics/<tag>.json` (the evaluator's result plus run provenance).
 
-The JSON is `benchmark.evaluation.evaluate.evaluate_archives`'s result (metrics, extractor name and weights
+The JSON is `benchmark.evaluation.evaluate.evaluate`'s result (metrics, extractor name and weights
 sha256, reference and sample fingerprints, settings, versions) plus "run" {dir, hash, config},
 "sample_config" and "milestone" (from the archive's sample.json when there is one, so seeds and sampler
 settings travel with the numbers) and, with `bootstrap > 0`, "ci95" and "bootstrap": percentile intervals of
 every metric and their replicates (benchmark.evaluation.bootstrap). An existing metrics file for the same archive
-and reference bytes (their SHA-256), extractor and bootstrap setting is returned as is.
+and reference bytes (their SHA-256), extractor, bootstrap setting and metric selection (`--metrics`) is returned
+as is.
 """
 
 from __future__ import annotations
@@ -14,14 +15,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from benchmark import paths
 from benchmark.errors import InputError
+from benchmark.evaluation.selection import MetricSelection
 from benchmark.io.atomic import write_json_atomic
 from benchmark.progress import QuietReporter, Reporter
 from runners.rundir import RunDir, SampleDir
-
-BOOTSTRAP_SEED = 0
-BOOTSTRAP_CONFIDENCE = 0.95
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -36,7 +34,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _matches(existing: dict[str, Any], sample_sha256: str, ref_sha256: str, extractor_name: str, backend: str,
-             bootstrap: int) -> bool:
+             bootstrap: int, selection: MetricSelection) -> bool:
     try:
         same = (
             existing["sample"]["sha256"] == sample_sha256
@@ -47,7 +45,9 @@ def _matches(existing: dict[str, Any], sample_sha256: str, ref_sha256: str, extr
     except (KeyError, TypeError):
         return False
     boot = existing.get("bootstrap", {}).get("resamples", 0) if isinstance(existing.get("bootstrap"), dict) else 0
-    return same and boot == bootstrap
+    # A file without a selection was computed with the paper's five only.
+    chosen = existing.get("metric_selection", MetricSelection().to_dict())
+    return same and boot == bootstrap and chosen == selection.to_dict()
 
 
 def evaluate_run_archive(
@@ -65,24 +65,22 @@ def evaluate_run_archive(
     backend: str = "torch",
     compile_network: bool = False,
     use_cache: bool = True,
+    selection: MetricSelection | None = None,
 ) -> dict[str, Any]:
     """Evaluate `archive` against `ref` with extractor `extractor_name`; write and return metrics/<tag>.json.
 
     An existing metrics file is returned as is when it was computed from the same archives (the SHA-256 of their
-    bytes, not the zip's CRCs, which a rotted or altered file can keep), extractor, backend and bootstrap setting."""
-    from benchmark.evaluation.bootstrap import BootstrapSettings
-    from benchmark.evaluation.cache import FeatureCache
-    from benchmark.evaluation.evaluate import EvalSettings, evaluate_archives
+    bytes, not the zip's CRCs, which a rotted or altered file can keep), extractor, backend, bootstrap setting and
+    metric selection (default: the paper's five)."""
+    from benchmark.evaluation.evaluator import EvalOptions, bootstrap_settings, build_evaluator
     from benchmark.evaluation.extract import archive_sha256
-    from benchmark.extractors.base import ExtractorOptions
-    from benchmark.extractors.registry import build_extractor
     from benchmark.io.npz import inspect_archive
 
     run, archive, ref = RunDir(Path(run_dir)), Path(archive), Path(ref)
     reporter = reporter or QuietReporter()
     run_config = run.config.to_dict()
-    if bootstrap < 0:
-        raise InputError(f"bootstrap must be >= 0, got {bootstrap}")
+    boot = bootstrap_settings(bootstrap)
+    selection = selection or MetricSelection()
     if not tag or "/" in tag or tag.startswith("."):
         raise InputError(f"metrics tag must be a plain file name, got {tag!r}")
     inspect_archive(archive)  # both archives are checked before any work
@@ -90,25 +88,25 @@ def evaluate_run_archive(
     out_path = run.metrics(tag)
     existing = _read_json(out_path) if out_path.exists() else None
     if existing is not None and _matches(existing, archive_sha256(archive, reporter), archive_sha256(ref, reporter),
-                                         extractor_name, backend, bootstrap):  # fmt: skip
+                                         extractor_name, backend, bootstrap, selection):  # fmt: skip
         reporter.log(f"{out_path} is up to date")
         return existing
 
-    cache_root = paths.cache_root(cache_dir)
-    options = ExtractorOptions(
-        device=device, batch_size=batch_size, cache_dir=cache_root,
-        weights_path=None if weights_path is None else Path(weights_path), backend=backend, compile=compile_network,
+    options = EvalOptions(
+        extractor=extractor_name, backend=backend, weights_path=None if weights_path is None else Path(weights_path),
+        compile=compile_network, device=device, batch_size=batch_size,
+        cache_dir=None if cache_dir is None else Path(cache_dir), use_cache=use_cache, selection=selection,
+        bootstrap=boot,
     )
-    extractor = build_extractor(extractor_name, options)
-    settings = EvalSettings(batch_size=batch_size, device=device)
-    cache = FeatureCache(cache_root) if use_cache else None
-    boot = BootstrapSettings(bootstrap, BOOTSTRAP_SEED, BOOTSTRAP_CONFIDENCE) if bootstrap > 0 else None
-    result: dict[str, Any] = evaluate_archives(ref, archive, extractor, settings, cache, reporter, boot)
+    evaluation = build_evaluator(options).evaluate(ref, archive, reporter)
 
     sample_json = _read_json(SampleDir(archive.parent).record) or {}
-    result["run"] = {"dir": str(run.path), "hash": run.hash, "config": run_config}
-    result["sample_config"] = sample_json.get("sample_config")
-    result["milestone"] = sample_json.get("milestone")
-    result["sampling"] = {k: sample_json.get(k) for k in ("tag", "weights", "classifier", "labels", "noise", "sha256")}
+    result = {
+        **evaluation.to_dict(),
+        "run": {"dir": str(run.path), "hash": run.hash, "config": run_config},
+        "sample_config": sample_json.get("sample_config"),
+        "milestone": sample_json.get("milestone"),
+        "sampling": {k: sample_json.get(k) for k in ("tag", "weights", "classifier", "labels", "noise", "sha256")},
+    }
     write_json_atomic(out_path, result)
     return result

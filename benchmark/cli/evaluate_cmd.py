@@ -2,66 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from benchmark import paths
-from benchmark.cli.options import device_option
+from benchmark.cli.options import device_option, metric_options
+
+if TYPE_CHECKING:
+    from benchmark.evaluation.evaluator import EvalOptions
+    from benchmark.evaluation.result import EvalResult
 
 
-
-def run_evaluation(
-    ref: Path,
-    sample: Path,
-    extractor_name: str,
-    backend: str,
-    inception: Path | None,
-    device: str,
-    batch_size: int,
-    cache_dir: Path | None,
-    use_cache: bool,
-    recompute_ref_stats: bool,
-    pr_arithmetic: str,
-    quiet: bool,
-    compile_network: bool = False,
-    selection: object | None = None,
-) -> dict:
-    """Build the extractor and evaluate; shared by `evaluate` and `demo`."""
+def _evaluate_file(ref: Path, sample: Path, options: EvalOptions, quiet: bool) -> EvalResult:
+    """Check the inputs, join torchrun's process group if there is one, and evaluate; for `evaluate` and `demo`."""
     from benchmark.distributed import init_from_env
-    from benchmark.evaluation.cache import FeatureCache
-    from benchmark.evaluation.distances import PRArithmetic
-    from benchmark.evaluation.evaluate import EvalSettings, evaluate_archives
-    from benchmark.extractors.base import ExtractorOptions
-    from benchmark.extractors.registry import build_extractor
+    from benchmark.evaluation.evaluator import build_evaluator, check_cache_dir
     from benchmark.io.npz import inspect_archive
-    from benchmark.io.outputs import probe_writable_directory
     from benchmark.progress import make_reporter
 
     # Validate both archives and the cache directory before any expensive work.
     inspect_archive(ref)
     inspect_archive(sample)
-    cache_root = paths.cache_root(cache_dir)
-    if use_cache:
-        probe_writable_directory(cache_root)
-    world = init_from_env(device)
-    if world.size > 1 and device.startswith("cuda"):
-        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
-    options = ExtractorOptions(
-        device=device, batch_size=batch_size, weights_path=inception, cache_dir=cache_root, backend=backend,
-        compile=compile_network,
-    )
-    extractor = build_extractor(extractor_name, options)
-    settings = EvalSettings(
-        batch_size=batch_size,
-        device=device,
-        pr_arithmetic=PRArithmetic(pr_arithmetic),
-        use_stored_ref_stats=not recompute_ref_stats,
-    )
-    cache = FeatureCache(cache_root) if use_cache else None
-    reporter = make_reporter(quiet or not world.is_main)
-    return evaluate_archives(ref, sample, extractor, settings, cache, reporter, selection=selection)
+    check_cache_dir(options)
+    world = init_from_env(options.device)
+    if world.size > 1 and options.device.startswith("cuda"):
+        options = dataclasses.replace(options, device=f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
+    return build_evaluator(options).evaluate(ref, sample, make_reporter(quiet or not world.is_main))
 
 
 def _check_output(output: Path | None, protected: list[Path]) -> None:
@@ -122,13 +91,7 @@ def _with_common(fn):
 @click.option("--compile", "compile_network", is_flag=True,
               help="torch.compile the Inception network body (torch backend; pays off on GPUs for large archives; "
                    "recorded as backend `torch+compile`).")
-@click.option("--metrics", "metric_names", default="fid,sfid,is,pr", show_default=True, metavar="LIST",
-              help="Comma-separated metrics: fid,sfid,is,pr (the paper's, always computed) and the extras kid, "
-                   "density_coverage, fid_per_class, label_accuracy, fd_inf.")
-@click.option("--kid-subsets", type=click.IntRange(min=1), default=100, show_default=True,
-              help="KID: number of random subsets.")
-@click.option("--kid-subset-size", type=click.IntRange(min=2), default=1000, show_default=True,
-              help="KID: rows per subset (capped at the smaller archive).")
+@metric_options
 @_with_common
 def evaluate(
     ref: Path, sample: Path, extractor: str, backend: str, inception: Path | None, recompute_ref_stats: bool,
@@ -139,7 +102,8 @@ def evaluate(
     """Inception Score, FID, sFID, precision and recall of SAMPLE against REF (.npz archives, `arr_0` uint8 NHWC).
 
     SAMPLE may also be a run directory: every finished archive under RUN/samples/<tag>/ is evaluated and its
-    result written to RUN/metrics/<tag>.json (with the run's config, seeds and sampler settings).
+    result written to RUN/metrics/<tag>.json (with the run's config, seeds and sampler settings, and the extras
+    --metrics asks for; an up-to-date file computed with the same --metrics is kept).
 
     \b
     Examples:
@@ -148,6 +112,9 @@ def evaluate(
       torchrun --nproc_per_node=8 cli.py evaluate ref.npz sample.npz --device cuda
       admbench evaluate reference_stats/fmnist16-fmnist-cnn.npz out/runs/RUN --extractor fmnist-cnn
     """
+    from benchmark.distributed import current_world
+    from benchmark.evaluation.distances import PRArithmetic
+    from benchmark.evaluation.evaluator import EvalOptions
     from benchmark.evaluation.selection import parse_metrics
     from benchmark.io.inputs import require_file_or_directory, require_regular_file
 
@@ -158,33 +125,30 @@ def evaluate(
     require_file_or_directory(sample, "an .npz archive or a run directory")
     if inception is not None:
         require_regular_file(inception, "an Inception weights file")
+    options = EvalOptions(
+        extractor=extractor, backend=backend, weights_path=inception, compile=compile_network, device=device,
+        batch_size=batch_size, cache_dir=cache_dir, use_cache=not no_cache, recompute_ref_stats=recompute_ref_stats,
+        pr_arithmetic=PRArithmetic(pr_arithmetic), selection=selection,
+    )
     if sample.is_dir():
-        for flag, given in (("--recompute-ref-stats", recompute_ref_stats), ("--pr-arithmetic", pr_arithmetic != "gpu-tf"),
-                            ("--metrics", bool(selection.extras))):
+        for flag, given in (("--recompute-ref-stats", recompute_ref_stats), ("--pr-arithmetic", pr_arithmetic != "gpu-tf")):
             if given:
                 raise click.BadParameter(f"{flag} is not supported when SAMPLE is a run directory (its metrics files "
                                          "use the paper's settings); evaluate the archive file instead",
                                          param_hint=flag)
-        _evaluate_run_dir(ref, sample, extractor, backend, compile_network, inception, device, batch_size, cache_dir,
-                          not no_cache, fmt, output, quiet)
+        _evaluate_run_dir(ref, sample, options, fmt, output, quiet)
         return
     _check_output(output, [p for p in (ref, sample, inception) if p is not None])
-    result = run_evaluation(
-        ref, sample, extractor, backend, inception, device, batch_size, cache_dir, not no_cache,
-        recompute_ref_stats, pr_arithmetic, quiet, compile_network, selection,
-    )
-    from benchmark.distributed import current_world
-
+    result = _evaluate_file(ref, sample, options, quiet)
     if current_world().is_main:
-        _emit(result, fmt, output)
+        _emit(result.to_dict(), fmt, output)
 
 
-def _evaluate_run_dir(
-    ref: Path, run_dir: Path, extractor: str, backend: str, compile_network: bool, inception: Path | None, device: str,
-    batch_size: int, cache_dir: Path | None, use_cache: bool, fmt: str, output: Path | None, quiet: bool,
-) -> None:
+def _evaluate_run_dir(ref: Path, run_dir: Path, options: EvalOptions, fmt: str, output: Path | None,
+                      quiet: bool) -> None:  # fmt: skip
     """Evaluate every finished sample archive of a run into RUN/metrics/<tag>.json (all inputs checked first)."""
     from benchmark.errors import InputError
+    from benchmark.evaluation.evaluator import check_cache_dir
     from benchmark.evaluation.formatting import render
     from benchmark.io.atomic import write_text_atomic
     from benchmark.io.npz import inspect_archive
@@ -204,19 +168,19 @@ def _evaluate_run_dir(
         inspect_archive(path)
     metrics = [run.metrics(a.parent.name) for a in archives]
     side_files = [run.sample_dir(a.parent.name).record for a in archives]
-    protected = (ref, inception, run.config_path, *archives, *side_files, *metrics)
+    protected = (ref, options.weights_path, run.config_path, *archives, *side_files, *metrics)
     _check_output(output, [p for p in protected if p is not None])
     probe_writable_directory(run.metrics_dir)
-    if use_cache:
-        probe_writable_directory(paths.cache_root(cache_dir))
+    check_cache_dir(options)
     reporter = make_reporter(quiet)
     texts = []
     for archive in archives:
         tag = archive.parent.name
         result = evaluate_run_archive(
-            run_dir, archive, ref, extractor, tag, device=device, reporter=reporter, cache_dir=cache_dir,
-            batch_size=batch_size, weights_path=inception, backend=backend, compile_network=compile_network,
-            use_cache=use_cache,
+            run_dir, archive, ref, options.extractor, tag, device=options.device, reporter=reporter,
+            cache_dir=options.cache_dir, batch_size=options.batch_size, weights_path=options.weights_path,
+            backend=options.backend, compile_network=options.compile, use_cache=options.use_cache,
+            selection=options.selection,
         )
         texts.append((f"## {tag}\n\n" if fmt in ("text", "markdown") else "") + render(result, fmt))
     text = "\n".join(texts)
@@ -237,16 +201,16 @@ def demo(out: Path, fmt: str, output: Path | None, device: str, batch_size: int,
     This shows the whole evaluation path without any download; its numbers are not Inception FID.
     """
     from benchmark.evaluation.demo import make_demo_pair
+    from benchmark.evaluation.evaluator import EvalOptions
     from benchmark.io.outputs import probe_writable_directory
 
     probe_writable_directory(out)
     _check_output(output, [out / "demo_ref.npz", out / "demo_sample.npz"])
     ref, sample = make_demo_pair(out)
-    result = run_evaluation(
-        ref, sample, "random-cnn-test", "torch", None, device, batch_size, cache_dir or out / "cache",
-        not no_cache, False, "gpu-tf", quiet,
-    )
-    _emit(result, "markdown" if fmt == "text" else fmt, output)
+    options = EvalOptions(extractor="random-cnn-test", device=device, batch_size=batch_size,
+                          cache_dir=cache_dir or out / "cache", use_cache=not no_cache)  # fmt: skip
+    result = _evaluate_file(ref, sample, options, quiet)
+    _emit(result.to_dict(), "markdown" if fmt == "text" else fmt, output)
 
 
 @click.command("extractors")

@@ -1,5 +1,5 @@
 """`admbench report DIR` re-renders a reproduction's report from its stored metrics files;
-`admbench report compare REF.npz A.npz B.npz ...` evaluates third-party archives into one table."""
+`admbench report compare REF.npz A.npz B.npz ...` evaluates archives (through the evaluation package) into one table."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from benchmark.cli.options import device_option
+from benchmark.cli.options import device_option, metric_options
 
 
 class _ReportGroup(click.Group):
@@ -47,30 +47,36 @@ def render(directory: Path) -> None:
 @device_option("cpu", "Torch device for the feature extractor.")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Bootstrap resamples for a 95% FID interval (0 = none).")
+@metric_options
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write compare.md and compare.csv into this folder.")
-def compare(ref: Path, archives: tuple[Path, ...], extractor: str, device: str, bootstrap: int, out: Path | None) -> None:
-    """Evaluate ARCHIVES against REF into one table (FID, sFID, IS, precision, recall, FID 95% CI).
+def compare(ref: Path, archives: tuple[Path, ...], extractor: str, device: str, bootstrap: int, metric_names: str,
+            kid_subsets: int, kid_subset_size: int, out: Path | None) -> None:  # fmt: skip
+    """Evaluate ARCHIVES against REF into one table (FID, sFID, IS, precision, recall, FID 95% CI, and the extras
+    --metrics asks for, named with the extractor as `evaluate` names them).
 
     Every archive and both output files are checked before the first evaluation starts.
     """
-    from benchmark import paths
+    from benchmark.evaluation.evaluator import EvalOptions, bootstrap_settings, build_evaluator, check_cache_dir
+    from benchmark.evaluation.selection import parse_metrics
     from benchmark.io.atomic import write_text_atomic
     from benchmark.io.npz import inspect_archive
-    from benchmark.io.outputs import check_output_file, probe_writable_directory, refuse_overwrite
+    from benchmark.io.outputs import check_output_file, refuse_overwrite
     from benchmark.progress import make_reporter
-    from reports.compare import comparison_table, evaluate_many
+    from reports.compare import comparison_table
     from reports.tables import to_csv, to_markdown
 
+    options = EvalOptions(extractor=extractor, device=device, selection=parse_metrics(metric_names, kid_subsets,
+                          kid_subset_size), bootstrap=bootstrap_settings(bootstrap))  # fmt: skip
     for path in (ref, *archives):
         inspect_archive(path)
     if out is not None:
         for target in (out / "compare.md", out / "compare.csv"):
             refuse_overwrite(target, (ref, *archives), "--out")
             check_output_file(target, "--out")
-    probe_writable_directory(paths.cache_root())
-    results = evaluate_many(ref, list(archives), extractor, device, bootstrap, reporter=make_reporter(False))
-    table = comparison_table(results, [a.name for a in archives])
+    check_cache_dir(options)
+    results = build_evaluator(options).evaluate_all(ref, list(archives), make_reporter(False))
+    table = comparison_table([r.to_dict() for r in results], [a.name for a in archives])
     text = to_markdown(table)
     click.echo(text, nl=False)
     if out is not None:

@@ -1,15 +1,17 @@
-"""Evaluate a sample archive against a reference archive: the paper's five numbers plus full provenance."""
+"""Evaluate a sample archive against a reference archive: the paper's five numbers plus full provenance.
+
+`evaluate` is the one entry point (the evaluate command, a run's evaluation and `report compare` reach it through
+benchmark.evaluation.evaluator); `check_inputs` runs every check that can fail on the inputs before any work.
+"""
 
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from benchmark import __version__
 from benchmark.errors import InputError
 from benchmark.evaluation.bootstrap import BootstrapInputs, BootstrapSettings, bootstrap_metrics
 from benchmark.evaluation.cache import CacheKey, CacheUnusable, FeatureCache
@@ -23,59 +25,14 @@ from benchmark.evaluation.metrics import (
     precision_recall,
     softmax,
 )
-from benchmark.evaluation.selection import (EXTRA_LABELS, SCALAR_KEYS, MetricSelection, compute_extras,
-                                            required_labels)
+from benchmark.evaluation.result import ArchiveRecord, EvalResult, PaperMetrics, package_versions
+from benchmark.evaluation.selection import ExtraMetrics, MetricSelection, compute_extras, required_labels
+from benchmark.evaluation.settings import EvalSettings
 from benchmark.evaluation.stats import mean_and_covariance
-from benchmark.extractors.base import ExtractorInfo, FeatureExtractor
 from benchmark.evaluation.stats_check import covariance_problem, mean_problem
+from benchmark.extractors.base import ExtractorInfo, FeatureExtractor
 from benchmark.io.npz import ArchiveInfo, inspect_archive, member_header, read_labels, read_small_array
 from benchmark.progress import QuietReporter, Reporter
-
-METRIC_KEYS = ("inception_score", "fid", "sfid", "precision", "recall")
-METRIC_LABELS = {
-    "inception_score": "Inception Score",
-    "fid": "FID",
-    "sfid": "sFID",
-    "precision": "Precision",
-    "recall": "Recall",
-}
-LABEL_ACCURACY_LABEL = "Label accuracy"
-
-
-@dataclass(frozen=True)
-class EvalSettings:
-    """Everything that changes an evaluation's numbers or its cost."""
-
-    batch_size: int = 64
-    device: str = "cpu"
-    k: int = 3
-    is_split_size: int = 5000
-    pr_block_size: int = 10000
-    pr_arithmetic: PRArithmetic = PRArithmetic.GPU_TF
-    use_stored_ref_stats: bool = True
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "batch_size": self.batch_size,
-            "device": self.device,
-            "k": self.k,
-            "is_split_size": self.is_split_size,
-            "pr_block_size": self.pr_block_size,
-            "pr_arithmetic": self.pr_arithmetic.value,
-            "use_stored_ref_stats": self.use_stored_ref_stats,
-        }
-
-
-def _archive_meta(info: ArchiveInfo, sha256: str, cache_hit: bool) -> dict[str, object]:
-    return {
-        "path": str(info.path),
-        "num_images": info.num_images,
-        "resolution": [info.height, info.width],
-        "channels": info.channels,
-        "fingerprint": info.fast_key,
-        "sha256": sha256,
-        "features_from_cache": cache_hit,
-    }
 
 
 def _stored_stats(path: Path, dims: tuple[int, int], extractor_name: str) -> dict[str, np.ndarray]:
@@ -113,7 +70,7 @@ class CheckedInputs:
 
 def check_inputs(ref_path: str | Path, sample_path: str | Path, info: ExtractorInfo, settings: EvalSettings,
                  selection: MetricSelection | None = None) -> CheckedInputs:  # fmt: skip
-    """Every check of `evaluate_archives` that can fail on the inputs, run before any feature is extracted."""
+    """Every check of `evaluate` that can fail on the inputs, run before any feature is extracted."""
     ref_path, sample_path = Path(ref_path), Path(sample_path)
     ref_info, sample_info = inspect_archive(ref_path), inspect_archive(sample_path)
     for p, n in ((ref_path, ref_info.num_images), (sample_path, sample_info.num_images)):
@@ -161,48 +118,33 @@ def _reference_radii(pool: np.ndarray, ref_sha256: str, ref_info: ArchiveInfo, i
     return radii
 
 
-def package_versions() -> dict[str, str]:
-    """Versions of everything that can move a number."""
-    import h5py
-    import scipy
-    import torch
-
-    return {
-        "admbench": __version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "torch": torch.__version__,
-        "h5py": h5py.__version__,
-    }
-
-
-def evaluate_archives(
+def evaluate(
     ref_path: str | Path,
     sample_path: str | Path,
     extractor: FeatureExtractor,
     settings: EvalSettings,
     cache: FeatureCache | None = None,
-    reporter: Reporter | None = None,
+    *,
     bootstrap: BootstrapSettings | None = None,
     selection: MetricSelection | None = None,
-) -> dict[str, object]:
+    reporter: Reporter | None = None,
+) -> EvalResult:
     """Compute Inception Score, FID, sFID, precision and recall of SAMPLE against REF.
 
     FID / sFID use REF's stored `mu, sigma, mu_s, sigma_s` when present (the paper's reference batches hold
     statistics of the whole training set), else statistics of REF's images. Precision / recall always use
     REF's images. When the extractor's logits are a dataset's classes (`label_space`) and SAMPLE holds labels,
     `label_accuracy` is the fraction of samples whose argmax logit is their label. With `bootstrap`, every
-    metric but sFID gets a percentile interval (`ci95`) and its stored replicates (`bootstrap`), from the
-    features already extracted. `selection` adds the extra metrics it names (KID, density/coverage, per-class
-    FID, label accuracy, FD-infinity; benchmark/evaluation/selection.py). Returns a JSON-ready dict: the metrics plus everything needed to reproduce them.
+    metric but sFID gets a percentile interval and its replicates, from the features already extracted.
+    `selection` adds the extra metrics it names (KID, density/coverage, per-class FID, label accuracy,
+    FD-infinity; benchmark/evaluation/selection.py).
     """
     reporter = reporter or QuietReporter()
     ref_path, sample_path = Path(ref_path), Path(sample_path)
     info = extractor.info
+    selection = selection or MetricSelection()
     # Every check that can fail on the inputs runs before any feature is extracted or cached.
     checked = check_inputs(ref_path, sample_path, info, settings, selection)
-    selection = selection or MetricSelection()
     labels, ref_labels, stored = checked.labels, checked.ref_labels, checked.stored
 
     # The archives' bytes are hashed now, on every evaluation: the cache key and the recorded provenance.
@@ -223,65 +165,49 @@ def evaluate_archives(
     sample_stats_s = mean_and_covariance(sample_feats.spatial)
 
     reporter.log("computing metrics")
-    metrics = {
-        "inception_score": inception_score(softmax(sample_feats.logits), settings.is_split_size),
-        "fid": frechet_distance(*sample_stats, *ref_stats, device=settings.device),
-        "sfid": frechet_distance(*sample_stats_s, *ref_stats_s, device=settings.device),
-    }
+    probs = softmax(sample_feats.logits)
+    is_value = inception_score(probs, settings.is_split_size)
+    fid = frechet_distance(*sample_stats, *ref_stats, device=settings.device)
+    sfid = frechet_distance(*sample_stats_s, *ref_stats_s, device=settings.device)
     radii = _reference_radii(ref_feats.pool, ref_sha256, ref_info, info, settings, cache, reporter)
+    # The bootstrap needs the per-sample flags and the cover matrix; the same arithmetic either way.
+    flags = cover = None
     if bootstrap is None:
         precision, recall = precision_recall(ref_feats.pool, sample_feats.pool, k=settings.k,
                                              block_size=settings.pr_block_size, arithmetic=settings.pr_arithmetic,
                                              device=settings.device, ref_radii=radii)  # fmt: skip
-    else:  # the same arithmetic, keeping the per-sample flags and the cover matrix for the bootstrap
+    else:
         flags, cover = coverage_matrix(ref_feats.pool, sample_feats.pool, k=settings.k,
                                        block_size=settings.pr_block_size, arithmetic=settings.pr_arithmetic,
                                        device=settings.device, ref_radii=radii)  # fmt: skip
         precision, recall = float(flags.mean()), float(cover.any(axis=1).mean())
-    metrics["precision"] = precision
-    metrics["recall"] = recall
-    names = {k: METRIC_LABELS[k] if info.reference_inception else f"{METRIC_LABELS[k]} ({info.name})"
-             for k in METRIC_KEYS}  # fmt: skip
     correct = None
     if labels is not None and info.label_space is not None:
         correct = np.argmax(sample_feats.logits, axis=1) == labels
-        metrics["label_accuracy"] = float(correct.mean())
-        names["label_accuracy"] = f"{LABEL_ACCURACY_LABEL} ({info.label_space} classes, {info.name})"
-    extra: dict[str, object] = {}
+    extras = ExtraMetrics()
     if selection.extras:
         reporter.log(f"computing {', '.join(selection.extras)}")
-        metrics.update(compute_extras(selection, np.asarray(ref_feats.pool), np.asarray(sample_feats.pool), ref_stats,
-                                      ref_labels, labels, settings.k, settings.pr_block_size, settings.device))
-        for name in selection.extras:
-            for key in SCALAR_KEYS[name]:
-                if key != "label_accuracy":
-                    names[key] = EXTRA_LABELS[key] if info.reference_inception else f"{EXTRA_LABELS[key]} ({info.name})"
-        extra["metric_selection"] = selection.to_dict()
-        extra["extra_metric_keys"] = [k for n in selection.extras for k in SCALAR_KEYS[n]]
+        extras = compute_extras(selection, np.asarray(ref_feats.pool), np.asarray(sample_feats.pool), ref_stats,
+                                ref_labels, labels, settings.pr_block_size, settings.device)  # fmt: skip
+    boot = None
     if bootstrap is not None:
+        assert flags is not None and cover is not None
         reporter.log(f"bootstrap: {bootstrap.resamples} resamples")
         boot = bootstrap_metrics(
             BootstrapInputs(pool=np.asarray(sample_feats.pool), ref_mu=ref_stats[0], ref_sigma=ref_stats[1],
-                            probs=softmax(sample_feats.logits), is_split_size=settings.is_split_size,
-                            precision_flags=flags, cover=cover, fid=metrics["fid"], recall=recall,
-                            correct=correct),
+                            probs=probs, is_split_size=settings.is_split_size, precision_flags=flags, cover=cover,
+                            fid=fid, recall=recall, correct=correct),
             bootstrap, device=settings.device)  # fmt: skip
-        extra = {"ci95": {k: list(v) for k, v in boot.intervals.items()}, "bootstrap": boot.to_dict()}
-    return {
-        **metrics,
-        **extra,
-        "metric_names": names,
-        "reference": {**_archive_meta(ref_info, ref_sha256, ref_hit), "statistics": stats_source},
-        "sample": _archive_meta(sample_info, sample_sha256, sample_hit),
-        "extractor": info.to_dict(),
-        "settings": settings.to_dict(),
-        "definitions": {
-            "fid": "Frechet distance of pool features (eigh route, float64)",
-            "sfid": "Frechet distance of spatial features",
-            "inception_score": f"exp(E KL(p(y|x)||p(y))) of bias-free logits, contiguous splits of {settings.is_split_size}",
-            "precision_recall": f"k-NN manifolds, k={settings.k}, pool features, squared distances, <= radius",
-            "label_accuracy": "fraction of samples whose argmax logit is their arr_1 label (extractors with a "
-            "label space only)",
-        },
-        "versions": package_versions(),
-    }
+    return EvalResult(
+        metrics=PaperMetrics(inception_score=is_value, fid=fid, sfid=sfid, precision=precision, recall=recall),
+        label_accuracy=None if correct is None else float(correct.mean()),
+        extras=extras,
+        selection=selection,
+        bootstrap=boot,
+        reference=ArchiveRecord.of(ref_info, ref_sha256, ref_hit),
+        reference_statistics=stats_source,
+        sample=ArchiveRecord.of(sample_info, sample_sha256, sample_hit),
+        extractor=info,
+        settings=settings,
+        versions=package_versions(),
+    )

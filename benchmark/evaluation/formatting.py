@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from benchmark.evaluation.evaluate import METRIC_KEYS
+from benchmark.evaluation.result import METRIC_KEYS
 
 FORMATS = ("text", "json", "csv", "markdown")
 
@@ -32,7 +32,7 @@ def _extra_keys(result: dict) -> list[str]:
 
 
 def render(result: dict, fmt: str) -> str:
-    """Format `result` (from evaluate_archives) as `fmt`."""
+    """Format `result` (an `EvalResult.to_dict()`, possibly with run provenance) as `fmt`."""
     if fmt == "json":
         return json.dumps(result, indent=2, sort_keys=True) + "\n"
     ex = result["extractor"]

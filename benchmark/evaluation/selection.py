@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.errors import InputError
-from benchmark.evaluation.extra_metrics import density_coverage, fd_infinity, fid_per_class, kid
+from benchmark.evaluation.extra_metrics import (KID, ClassFID, FDInfinity, density_coverage, fd_infinity,
+                                                fid_per_class, kid)
 from benchmark.extractors.base import ExtractorInfo
 
 PAPER_METRICS = ("fid", "sfid", "is", "pr")
@@ -65,30 +66,51 @@ def required_labels(selection: MetricSelection, info: ExtractorInfo, ref_path: P
             raise InputError("has no arr_1 labels; --metrics label_accuracy needs the samples' labels", sample_path)
 
 
+@dataclass(frozen=True)
+class ExtraMetrics:
+    """The extra metrics computed (None: not requested); label accuracy is computed with the paper's metrics."""
+
+    kid: KID | None = None
+    density_coverage: tuple[float, float] | None = None
+    fid_per_class: dict[int, ClassFID] | None = None
+    fid_per_class_mean: float | None = None
+    fd_inf: FDInfinity | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready, under the keys of the extras' `SCALAR_KEYS` plus their detail (counts, subset size, fit)."""
+        out: dict[str, object] = {}
+        if self.kid is not None:
+            out.update(kid=self.kid.value, kid_std=self.kid.std, kid_subset_size=self.kid.subset_size)
+        if self.density_coverage is not None:
+            out["density"], out["coverage"] = self.density_coverage
+        if self.fid_per_class is not None:
+            out["fid_per_class"] = {str(c): v.fid for c, v in self.fid_per_class.items()}
+            out["fid_per_class_counts"] = {str(c): {"ref": v.n_ref, "sample": v.n_sample}
+                                           for c, v in self.fid_per_class.items()}  # fmt: skip
+            out["fid_per_class_mean"] = self.fid_per_class_mean
+        if self.fd_inf is not None:
+            out["fd_inf"] = self.fd_inf.value
+            out["fd_inf_points"] = {"sizes": list(self.fd_inf.sizes), "fids": list(self.fd_inf.fids)}
+        return out
+
+
 def compute_extras(selection: MetricSelection, ref_pool: np.ndarray, sample_pool: np.ndarray,
                    ref_stats: tuple[np.ndarray, np.ndarray], ref_labels: np.ndarray | None,
-                   sample_labels: np.ndarray | None, k: int, block_size: int, device: str) -> dict[str, object]:
-    """The requested extra metrics (except label_accuracy, computed with the paper's metrics), JSON-ready."""
-    out: dict[str, object] = {}
+                   sample_labels: np.ndarray | None, block_size: int, device: str) -> ExtraMetrics:
+    """The requested extra metrics (except label_accuracy, computed with the paper's metrics)."""
+    kid_value = density = per_class = per_class_mean = fd = None
     if "kid" in selection.extras:
-        value = kid(ref_pool, sample_pool, selection.kid_subsets, selection.kid_subset_size, device=device)
-        out.update(kid=value.value, kid_std=value.std, kid_subset_size=value.subset_size)
+        kid_value = kid(ref_pool, sample_pool, selection.kid_subsets, selection.kid_subset_size, device=device)
     if "density_coverage" in selection.extras:
         if len(ref_pool) < 6:
             raise InputError(f"density/coverage with k=5 needs at least 6 reference images, got {len(ref_pool)}")
-        out["density"], out["coverage"] = density_coverage(ref_pool, sample_pool, k=5, block_size=block_size,
-                                                           device=device)
+        density = density_coverage(ref_pool, sample_pool, k=5, block_size=block_size, device=device)
     if "fid_per_class" in selection.extras:
         assert ref_labels is not None and sample_labels is not None
-        per_class, mean = fid_per_class(ref_pool, ref_labels, sample_pool, sample_labels)
-        out["fid_per_class"] = {str(c): v.fid for c, v in per_class.items()}
-        out["fid_per_class_counts"] = {str(c): {"ref": v.n_ref, "sample": v.n_sample} for c, v in per_class.items()}
-        out["fid_per_class_mean"] = mean
+        per_class, per_class_mean = fid_per_class(ref_pool, ref_labels, sample_pool, sample_labels)
     if "fd_inf" in selection.extras:
         try:
             fd = fd_infinity(*ref_stats, sample_pool)
         except ValueError as exc:
             raise InputError(f"fd_inf: {exc}") from exc
-        out["fd_inf"] = fd.value
-        out["fd_inf_points"] = {"sizes": list(fd.sizes), "fids": list(fd.fids)}
-    return out
+    return ExtraMetrics(kid_value, density, per_class, per_class_mean, fd)

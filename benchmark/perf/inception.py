@@ -161,12 +161,13 @@ def _random_batches(count: int, seed: int, chunk: int = 1000) -> Iterator[np.nda
 
 
 def _evaluate(backend: str, graph: str, ref: str, sample: str, plan: _Plan) -> dict[str, float]:
-    """Runs in a fresh process: wall time of `evaluate_archives` (no feature cache) and its metrics."""
-    from benchmark.evaluation.evaluate import EvalSettings, evaluate_archives  # noqa: PLC0415
+    """Runs in a fresh process: wall time of `evaluate` (no feature cache) and its metrics."""
+    from benchmark.evaluation.evaluate import evaluate  # noqa: PLC0415
+    from benchmark.evaluation.settings import EvalSettings  # noqa: PLC0415
 
     extractor = _extractor(backend, graph, plan)
     start = time.perf_counter()
-    result = evaluate_archives(ref, sample, extractor, EvalSettings(batch_size=plan.batch, device=plan.device))
+    result = evaluate(ref, sample, extractor, EvalSettings(batch_size=plan.batch, device=plan.device)).to_dict()
     _sync(plan.device)
     seconds = time.perf_counter() - start
     return {"seconds": seconds, **{k: float(result[k]) for k in ("fid", "sfid", "inception_score", "precision")}}

@@ -27,7 +27,8 @@ from benchmark.evaluation import evaluate as evaluate_mod
 from benchmark.evaluation import extract
 from benchmark.evaluation.cache import FeatureCache
 from benchmark.evaluation.demo import gratings, write_archive
-from benchmark.evaluation.evaluate import EvalSettings, evaluate_archives
+from benchmark.evaluation.evaluate import evaluate
+from benchmark.evaluation.settings import EvalSettings
 from benchmark.extractors.random_cnn import RandomCNNExtractor
 from benchmark.io.npz import inspect_archive
 
@@ -142,7 +143,7 @@ def test_an_archive_with_a_forged_crc_gets_its_own_features(tmp_path):
 
 def test_results_record_the_sha256_of_both_archives(pair, tmp_path):
     ref, sample = pair
-    result = evaluate_archives(ref, sample, RandomCNNExtractor(), EvalSettings(), FeatureCache(tmp_path / "cache"))
+    result = evaluate(ref, sample, RandomCNNExtractor(), EvalSettings(), FeatureCache(tmp_path / "cache")).to_dict()
     assert result["reference"]["sha256"] == hashlib.sha256(ref.read_bytes()).hexdigest()
     assert result["sample"]["sha256"] == hashlib.sha256(sample.read_bytes()).hexdigest()
 
@@ -162,22 +163,22 @@ def _overwrite_floats(path: Path, dataset: str, values: np.ndarray) -> None:
 def test_flipped_bytes_in_cached_features_are_detected_and_rebuilt(pair, tmp_path):
     ref, sample = pair
     cache = FeatureCache(tmp_path / "cache")
-    first = evaluate_archives(ref, sample, RandomCNNExtractor(), EvalSettings(), cache)
+    first = evaluate(ref, sample, RandomCNNExtractor(), EvalSettings(), cache).to_dict()
     entries = sorted((cache.root / "features").glob("*.h5"))
     assert len(entries) == 2
     for path in entries:
         _overwrite_floats(path, "pool", np.full(16, 1e10))  # 64 bytes of finite nonsense
-    again = evaluate_archives(ref, sample, RandomCNNExtractor(), EvalSettings(), cache)
+    again = evaluate(ref, sample, RandomCNNExtractor(), EvalSettings(), cache).to_dict()
     assert not again["sample"]["features_from_cache"] and not again["reference"]["features_from_cache"]
     for key in ("fid", "sfid", "inception_score", "precision", "recall"):
         assert again[key] == first[key]
-    assert evaluate_archives(ref, sample, RandomCNNExtractor(), EvalSettings(), cache)["sample"]["features_from_cache"]
+    assert evaluate(ref, sample, RandomCNNExtractor(), EvalSettings(), cache).to_dict()["sample"]["features_from_cache"]
 
 
 def test_flipped_bytes_in_cached_radii_are_detected_and_recomputed(pair, tmp_path, monkeypatch):
     ref, sample = pair
     cache = FeatureCache(tmp_path / "cache")
-    first = evaluate_archives(ref, sample, RandomCNNExtractor(), EvalSettings(), cache)
+    first = evaluate(ref, sample, RandomCNNExtractor(), EvalSettings(), cache).to_dict()
     (radii,) = (cache.root / "radii").glob("*.h5")
     _overwrite_floats(radii, "radii", np.zeros(16))  # finite and non-negative, but not these features' radii
     calls = {"n": 0}
@@ -188,7 +189,7 @@ def test_flipped_bytes_in_cached_radii_are_detected_and_recomputed(pair, tmp_pat
         return real(*args, **kwargs)
 
     monkeypatch.setattr(evaluate_mod, "manifold_radii", counting)
-    again = evaluate_archives(ref, sample, RandomCNNExtractor(), EvalSettings(), cache)
+    again = evaluate(ref, sample, RandomCNNExtractor(), EvalSettings(), cache).to_dict()
     assert calls["n"] == 1
     assert (again["precision"], again["recall"]) == (first["precision"], first["recall"])
 
@@ -287,7 +288,7 @@ def test_a_cache_write_that_hits_the_file_size_limit_is_a_warning_and_leaves_not
     ref, sample = pair
     common = ["cli.py", "evaluate", str(ref), str(sample), *EXTRACTOR, "--format", "json", "--quiet"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    plain = evaluate_archives(ref, sample, RandomCNNExtractor(), EvalSettings())
+    plain = evaluate(ref, sample, RandomCNNExtractor(), EvalSettings()).to_dict()
     cache = tmp_path / "cache"
     limited = subprocess.run([sys.executable, *common, "--cache-dir", str(cache)], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=300, preexec_fn=_limit_file_size)  # fmt: skip

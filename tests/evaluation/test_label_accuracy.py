@@ -7,7 +7,8 @@ import pytest
 
 from benchmark.errors import InputError
 from benchmark.evaluation.bootstrap import BootstrapSettings
-from benchmark.evaluation.evaluate import EvalSettings, evaluate_archives
+from benchmark.evaluation.evaluate import evaluate
+from benchmark.evaluation.settings import EvalSettings
 from benchmark.extractors.base import ExtractorInfo, FeatureExtractor, Features
 
 
@@ -45,21 +46,21 @@ def test_label_accuracy_counts_samples_classified_as_their_label(tmp_path):
     levels = [10, 80, 150, 220] * 5  # quartiles 0, 1, 2, 3
     labels = [0, 1, 2, 0] * 5  # three of every four right
     sample = _archive(tmp_path / "s.npz", levels, labels)
-    result = evaluate_archives(ref, sample, _BrightnessClassifier("quartiles"), EvalSettings(),
-                               bootstrap=BootstrapSettings(20))  # fmt: skip
+    result = evaluate(ref, sample, _BrightnessClassifier("quartiles"), EvalSettings(),
+                      bootstrap=BootstrapSettings(20)).to_dict()  # fmt: skip
     assert result["label_accuracy"] == pytest.approx(0.75)
     lo, hi = result["ci95"]["label_accuracy"]
     assert 0.4 <= lo <= 0.75 <= hi <= 1.0
     assert "quartiles" in result["metric_names"]["label_accuracy"]
     # No label space, or no labels: no label accuracy.
-    plain = evaluate_archives(ref, sample, _BrightnessClassifier(None), EvalSettings())
+    plain = evaluate(ref, sample, _BrightnessClassifier(None), EvalSettings()).to_dict()
     assert "label_accuracy" not in plain
     unlabelled = _archive(tmp_path / "u.npz", levels)
-    assert "label_accuracy" not in evaluate_archives(ref, unlabelled, _BrightnessClassifier("quartiles"), EvalSettings())
+    assert "label_accuracy" not in evaluate(ref, unlabelled, _BrightnessClassifier("quartiles"), EvalSettings()).to_dict()
 
 
 def test_labels_outside_the_label_space_are_refused(tmp_path):
     ref = _archive(tmp_path / "ref.npz", np.linspace(0, 250, 20).astype(int))
     sample = _archive(tmp_path / "s.npz", [10] * 8, [0, 1, 2, 3, 4, 0, 0, 0])
     with pytest.raises(InputError, match=r"labels must lie in \[0, 4\)"):
-        evaluate_archives(ref, sample, _BrightnessClassifier("quartiles"), EvalSettings())
+        evaluate(ref, sample, _BrightnessClassifier("quartiles"), EvalSettings()).to_dict()

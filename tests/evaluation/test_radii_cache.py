@@ -11,9 +11,10 @@ import pytest
 from benchmark.evaluation import evaluate as evaluate_mod
 from benchmark.evaluation.cache import CacheKey, FeatureCache
 from benchmark.evaluation.demo import gratings, write_archive
-from benchmark.evaluation.evaluate import EvalSettings, evaluate_archives
 from benchmark.evaluation.distances import PRArithmetic
+from benchmark.evaluation.evaluate import evaluate
 from benchmark.evaluation.metrics import manifold_radii
+from benchmark.evaluation.settings import EvalSettings
 from benchmark.extractors.base import ExtractorOptions
 from benchmark.extractors.registry import build_extractor
 from benchmark.io.npz import inspect_archive
@@ -33,8 +34,8 @@ def _radii_files(cache: FeatureCache):
 
 def test_cached_radii_give_the_uncached_numbers(setup, monkeypatch):
     ref, sample, extractor, cache = setup
-    plain = evaluate_archives(ref, sample, extractor, EvalSettings())
-    first = evaluate_archives(ref, sample, extractor, EvalSettings(), cache)
+    plain = evaluate(ref, sample, extractor, EvalSettings()).to_dict()
+    first = evaluate(ref, sample, extractor, EvalSettings(), cache).to_dict()
     assert len(_radii_files(cache)) == 1
     calls = {"n": 0}
     real = evaluate_mod.manifold_radii
@@ -44,22 +45,22 @@ def test_cached_radii_give_the_uncached_numbers(setup, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(evaluate_mod, "manifold_radii", counting)
-    second = evaluate_archives(ref, sample, extractor, EvalSettings(), cache)
+    second = evaluate(ref, sample, extractor, EvalSettings(), cache).to_dict()
     assert calls["n"] == 0  # the reference's radii came from the cache
     for key in ("precision", "recall"):
         assert plain[key] == first[key] == second[key]
     # fp32 distances are another arithmetic: another entry.
-    evaluate_archives(ref, sample, extractor, EvalSettings(pr_arithmetic=PRArithmetic.FP32), cache)
+    evaluate(ref, sample, extractor, EvalSettings(pr_arithmetic=PRArithmetic.FP32), cache).to_dict()
     assert len(_radii_files(cache)) == 2 and calls["n"] == 1
 
 
 def test_a_tampered_radii_file_is_recomputed(setup):
     ref, sample, extractor, cache = setup
-    expected = evaluate_archives(ref, sample, extractor, EvalSettings(), cache)
+    expected = evaluate(ref, sample, extractor, EvalSettings(), cache).to_dict()
     (path,) = _radii_files(cache)
     with h5py.File(path, "r+") as f:
         f["radii"][0] = np.nan
-    assert evaluate_archives(ref, sample, extractor, EvalSettings(), cache)["recall"] == expected["recall"]
+    assert evaluate(ref, sample, extractor, EvalSettings(), cache).to_dict()["recall"] == expected["recall"]
     info = inspect_archive(ref)
     key = CacheKey.of(hashlib.sha256(ref.read_bytes()).hexdigest(), info.num_images, extractor.info)
     stored = cache.load_radii(key, 3, "gpu-tf")

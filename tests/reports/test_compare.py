@@ -11,11 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 from benchmark.cli import main
-from benchmark.evaluation.evaluate import EvalSettings, evaluate_archives
+from benchmark.evaluation.evaluate import evaluate
+from benchmark.evaluation.settings import EvalSettings
 from benchmark.extractors.base import ExtractorOptions
 from benchmark.extractors.registry import build_extractor
 from reports.compare import COMPARE_COLUMNS, comparison_table
-from reports.tables import to_markdown
+from reports.tables import to_csv, to_markdown
 
 
 def _archive(path: Path, seed: int, n: int = 24) -> Path:
@@ -39,6 +40,26 @@ def test_comparison_table_layout() -> None:
     assert lines[3] == "| b.npz | 6.00 | 1.00 | 2.00 | 0.10 | 0.20 |  |"
 
 
+def test_comparison_table_appends_the_requested_extras() -> None:
+    names = {"kid": "KID (x)", "kid_std": "KID std (x)", "fid_per_class_mean": "Per-class FID (mean) (x)"}
+    base = {"fid": 3.0, "sfid": 4.0, "inception_score": 5.0, "precision": 0.7, "recall": 0.6, "metric_names": names,
+            "extractor": {"name": "x", "reference_inception": False}, "sample": {"num_images": 10}, "reference": {}}
+    results = [
+        {**base, "kid": 0.012345, "kid_std": 0.002, "fid_per_class_mean": 41.25,
+         "extra_metric_keys": ["kid", "kid_std", "fid_per_class_mean"]},
+        {**base, "kid": 0.5, "kid_std": 0.25, "fid_per_class_mean": None,
+         "extra_metric_keys": ["kid", "kid_std", "fid_per_class_mean"]},
+    ]  # fmt: skip
+    table = comparison_table(results, ["a.npz", "b.npz"])
+    lines = [line for line in to_markdown(table).splitlines() if line.startswith("|")]
+    assert lines[0] == ("| Archive | FID | sFID | IS | Precision | Recall | FID 95% CI | KID (x) | KID std (x) | "
+                        "Per-class FID (mean) (x) |")  # fmt: skip
+    assert lines[2] == "| a.npz | 3.00 | 4.00 | 5.00 | 0.70 | 0.60 |  | 0.01235 | 0.002 | 41.25 |"
+    assert lines[3] == "| b.npz | 3.00 | 4.00 | 5.00 | 0.70 | 0.60 |  | 0.5 | 0.25 |  |"
+    rows = list(csv.DictReader(io.StringIO(to_csv(table))))
+    assert float(rows[0]["KID (x)"]) == 0.012345 and rows[1]["Per-class FID (mean) (x)"] == ""
+
+
 def test_compare_cli_matches_the_evaluator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ADMBENCH_CACHE", str(tmp_path / "cache"))
     ref = _archive(tmp_path / "ref.npz", 0)
@@ -50,7 +71,7 @@ def test_compare_cli_matches_the_evaluator(tmp_path: Path, monkeypatch: pytest.M
     assert [r["Archive"] for r in rows] == ["a.npz", "b.npz"]
     extractor = build_extractor("random-cnn-test", ExtractorOptions(cache_dir=tmp_path / "cache2"))
     for row, archive in zip(rows, (a, b)):
-        direct = evaluate_archives(ref, archive, extractor, EvalSettings())
+        direct = evaluate(ref, archive, extractor, EvalSettings()).to_dict()
         assert float(row["FID"]) == pytest.approx(direct["fid"], rel=1e-9)
         assert float(row["Recall"]) == pytest.approx(direct["recall"])
         assert float(row["FID CI low"]) <= float(row["FID CI high"])
