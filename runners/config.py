@@ -9,7 +9,6 @@ name (`runners.rundir`), so two runs share a directory only when every resolved 
 from __future__ import annotations
 
 import enum
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from benchmark.diffusion.config import DiffusionConfig
 from benchmark.diffusion.respacing import Respacing
 from benchmark.diffusion.sampling import Sampler
 from benchmark.errors import InputError
+from benchmark.io.json_input import read_json
 from benchmark.models.config import ClassifierConfig, Precision, UNetConfig
 
 
@@ -259,13 +259,7 @@ def run_config_from_dict(data: dict[str, Any], path: str | Path | None = None) -
 def load_run_config(path: str | Path) -> AnyRunConfig:
     """Read a run config JSON file (either kind)."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise InputError(f"cannot read config ({err.strerror})", path) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"not valid JSON ({err})", path) from None
-    return run_config_from_dict(data, path)
+    return run_config_from_dict(read_json(path, "config"), path)
 
 
 @dataclass(frozen=True)

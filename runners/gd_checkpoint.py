@@ -10,7 +10,6 @@ as config.json (runners.rundir), so samples and metrics live in the same layout 
 from __future__ import annotations
 
 import inspect
-import json
 import shlex
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -22,6 +21,7 @@ from torch import nn
 from benchmark.compat import gd_models, script_util
 from benchmark.diffusion.config import DiffusionConfig, LossType, MeanType, Schedule, VarianceType
 from benchmark.errors import InputError
+from benchmark.io.json_input import parse_json, read_json
 from benchmark.io.atomic import sha256_file
 from benchmark.io.writable import check_writable_dir
 from benchmark.models.checkpoint import load_checkpoint_strict, read_state_dict, state_dict_mismatches
@@ -72,15 +72,9 @@ def parse_flags(text: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
     text = text.strip()
     raw: dict[str, Any]
     if text.startswith("{"):
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise InputError(f"flags are not valid JSON ({err})") from None
+        raw = parse_json(text)
     elif text and not text.startswith("-") and Path(text).is_file():
-        try:
-            raw = json.loads(Path(text).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise InputError(f"cannot read flags ({err})", text) from None
+        raw = read_json(text, "flags file")
     else:
         tokens = shlex.split(text)
         if len(tokens) % 2:

@@ -193,9 +193,7 @@ def sample(run_dir: Path | None, config_path: Path | None, milestone: int | None
       admbench sample out/runs/fmnist16-...-a07f635e9e --num-samples 1000 --sampler ddim --respacing ddim25
       admbench sample --gd-checkpoint 64x64_diffusion.pt --gd-flags "--image_size 64 --class_cond True ..." --out out/
     """
-    import json
-
-    from benchmark.errors import InputError
+    from benchmark.io.json_input import read_json_object
     from runners.config import ReleasedCheckpoint, SampleConfig
     from runners.gd_checkpoint import create_released_run, gd_classifier_run, gd_model_run
     from runners.rundir import RunDir
@@ -221,12 +219,7 @@ def sample(run_dir: Path | None, config_path: Path | None, milestone: int | None
 
     base: dict = {}
     if config_path is not None:
-        try:
-            base = json.loads(config_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise InputError(f"cannot read sample config ({err})", config_path) from None
-        if not isinstance(base, dict):
-            raise InputError("a sample config must be a JSON object", config_path)
+        base = read_json_object(config_path, "sample config")
     overrides = {
         "milestone": milestone, "num_samples": num_samples, "batch_size": batch_size, "sampler": sampler,
         "respacing": respacing, "eta": eta, "guidance_scale": guidance_scale,
