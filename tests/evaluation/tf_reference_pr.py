@@ -22,8 +22,7 @@ class TFDistanceBlock:
     def __init__(self) -> None:
         import tensorflow.compat.v1 as tf  # noqa: PLC0415 - optional extra, imported by the tests that need it
 
-        tf.disable_eager_execution()
-        self._graph = tf.Graph()
+        self._graph = tf.Graph()  # graph mode inside this graph only: eager stays on for every other test
         with self._graph.as_default():
             self.u = tf.placeholder(tf.float32, shape=[None, None])
             self.v = tf.placeholder(tf.float32, shape=[None, None])
