@@ -118,9 +118,7 @@ class TrainConfig(ConfigBase):
             raise InputError(f"train.ema_rates has duplicates: {list(self.ema_rates)}")
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise InputError(f"train.grad_clip must be > 0 or null, got {self.grad_clip}")
-        for name, kind in (("precision", Precision), ("optimizer", OptimizerImpl), ("timestep_sampler", TimestepSampling)):
-            if not isinstance(getattr(self, name), kind):
-                raise InputError(f"train.{name} must be a {kind.__name__}, got {getattr(self, name)!r}")
+        self.check_typed_fields()
         if not self.milestones or any(m < 1 for m in self.milestones) or list(self.milestones) != sorted(set(self.milestones)):
             raise InputError(f"train.milestones must be increasing positive steps, got {list(self.milestones)}")
         if self.seed < 0:
@@ -137,25 +135,15 @@ class TrainConfig(ConfigBase):
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _diffusion_from_dict(data: Any, path: str | Path | None) -> DiffusionConfig:
-    if not isinstance(data, dict):
-        raise InputError("diffusion must be a JSON object", path)
-    return DiffusionConfig.from_dict(data, None if path is None else str(path))
-
-
-def _check_kind(data: dict[str, Any], kind: RunKind, path: str | Path | None) -> None:
-    found = data.get("kind", kind.value)
-    if found != kind.value:
-        raise InputError(f"config kind is {found!r}, expected {kind.value!r}", path)
-
-
 @dataclass(frozen=True)
-class RunConfig:
+class RunConfig(ConfigBase):
     """A diffusion-model training run: network, diffusion process and optimisation settings."""
 
     unet: UNetConfig = UNetConfig()
     diffusion: DiffusionConfig = DiffusionConfig()
     train: TrainConfig = TrainConfig()
+
+    config_name: ClassVar[str] = "run config"
     kind: ClassVar[RunKind] = RunKind.DIFFUSION
 
     def __post_init__(self) -> None:
@@ -173,35 +161,15 @@ class RunConfig:
         if d.timestep_respacing:
             raise InputError("diffusion.timestep_respacing must be empty for training (respacing is a sampling option)")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind.value,
-            "unet": self.unet.to_dict(),
-            "diffusion": self.diffusion.to_dict(),
-            "train": self.train.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], path: str | Path | None = None) -> RunConfig:
-        _check_keys("run config", data, {"kind", "unet", "diffusion", "train"}, path)
-        _check_kind(data, RunKind.DIFFUSION, path)
-        try:
-            return cls(
-                unet=UNetConfig.from_dict(data.get("unet", {}), path),
-                diffusion=_diffusion_from_dict(data.get("diffusion", {}), path),
-                train=TrainConfig.from_dict(data.get("train", {}), path),
-            )
-        except InputError as err:
-            raise InputError(str(err).removeprefix(f"{path}: "), path) from None
-
-
 @dataclass(frozen=True)
-class ClassifierRunConfig:
+class ClassifierRunConfig(ConfigBase):
     """A noisy-classifier training run: the classifier sees x_t ~ q(x_t | x_0) at uniformly drawn t (paper §4)."""
 
     classifier: ClassifierConfig = ClassifierConfig()
     diffusion: DiffusionConfig = DiffusionConfig()  # noise schedule used to make x_t
-    train: TrainConfig = TrainConfig(class_cond=True, ema_rates=())
+    train: TrainConfig = TrainConfig(class_cond=True, ema_rates=())  # the defaults of a missing "train" key
+
+    config_name: ClassVar[str] = "classifier run config"
     kind: ClassVar[RunKind] = RunKind.CLASSIFIER
 
     def __post_init__(self) -> None:
@@ -215,31 +183,6 @@ class ClassifierRunConfig:
             raise InputError("classifier.dtype must be fp32 for training (set train.precision for bf16/fp16 autocast)")
         if self.diffusion.timestep_respacing:
             raise InputError("diffusion.timestep_respacing must be empty for classifier training")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind.value,
-            "classifier": self.classifier.to_dict(),
-            "diffusion": self.diffusion.to_dict(),
-            "train": self.train.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], path: str | Path | None = None) -> ClassifierRunConfig:
-        _check_keys("classifier run config", data, {"kind", "classifier", "diffusion", "train"}, path)
-        _check_kind(data, RunKind.CLASSIFIER, path)
-        train = data.get("train", {})
-        if isinstance(train, dict):
-            train = {"class_cond": True, "ema_rates": [], **train}
-        try:
-            return cls(
-                classifier=ClassifierConfig.from_dict(data.get("classifier", {}), path),
-                diffusion=_diffusion_from_dict(data.get("diffusion", {}), path),
-                train=TrainConfig.from_dict(train, path),
-            )
-        except InputError as err:
-            raise InputError(str(err).removeprefix(f"{path}: "), path) from None
-
 
 AnyRunConfig = RunConfig | ClassifierRunConfig
 
@@ -358,10 +301,7 @@ class SampleConfig(ConfigBase):
             raise InputError(f"sample milestone must be a positive step or null, got {self.milestone}")
         if self.num_samples < 1 or self.batch_size < 1:
             raise InputError("sample num_samples and batch_size must be >= 1")
-        if not isinstance(self.sampler, Sampler):
-            raise InputError(f"sampler must be one of {[s.value for s in Sampler]}, got {self.sampler!r}")
-        if not isinstance(self.respacing, Respacing):
-            raise InputError(f"sample.respacing must be a Respacing, got {self.respacing!r}")
+        self.check_typed_fields()
         if not (0.0 <= self.eta and math.isfinite(self.eta)):
             raise InputError(f"eta must be >= 0, got {self.eta}")
         if self.eta != 0 and self.sampler is not Sampler.DDIM:
@@ -374,5 +314,3 @@ class SampleConfig(ConfigBase):
             raise InputError(f"seed must be >= 0, got {self.seed}")
         if self.ema_rate is not None and not self.use_ema:
             raise InputError("ema_rate is set but use_ema is false")
-        if not isinstance(self.precision, Precision):
-            raise InputError(f"sample.precision must be a Precision, got {self.precision!r}")

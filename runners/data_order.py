@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from benchmark.data.base import ImageDataset
 from benchmark.data.tensors import ImageTensors, to_model_range
+from benchmark.diffusion.rng import stream_seed
 
 # Independent random streams per step.
 STREAM_INIT = 0
@@ -26,11 +27,6 @@ STREAM_FLIP = 2
 STREAM_TIMESTEP = 3
 STREAM_NOISE = 4
 STREAM_GLOBAL = 5  # reseeds torch's global RNG each step (dropout)
-
-
-def stream_seed(seed: int, *ints: int) -> int:
-    """A 64-bit seed for the stream named by (seed, *ints) (numpy SeedSequence, so nearby inputs do not collide)."""
-    return int(np.random.SeedSequence([int(seed), *[int(i) for i in ints]]).generate_state(1, np.uint64)[0])
 
 
 def generator(seed: int, *ints: int, device: str | torch.device = "cpu") -> torch.Generator:

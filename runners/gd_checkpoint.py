@@ -1,7 +1,7 @@
-"""Released guided-diffusion checkpoints as sampling sources, through the compatibility layer (benchmark.compat).
+"""Released guided-diffusion checkpoints as sampling sources (flags translated by benchmark.models.released).
 
 Flags are given as in the reference README (`"--image_size 256 --class_cond True ..."`) or as a JSON object
-(inline or a file); missing flags take the reference script defaults (benchmark.compat.script_util).
+(inline or a file); missing flags take the reference script defaults (benchmark.models.released).
 A checkpoint and its flags become a `ReleasedCheckpoint` record (runners.config: kind gd-checkpoint or
 gd-classifier, the file's sha256, the flags) and a run directory `<out_root>/runs/gd-<name>-<hash10>/` holding it
 as config.json (runners.rundir), so samples and metrics live in the same layout as those of trained runs.
@@ -18,15 +18,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from benchmark.compat import gd_models, script_util
-from benchmark.diffusion.config import DiffusionConfig, LossType, MeanType, Schedule, VarianceType
+from benchmark.diffusion.config import DiffusionConfig
 from benchmark.errors import InputError
 from benchmark.io.json_input import parse_json, read_json
 from benchmark.io.atomic import sha256_file
 from benchmark.io.writable import check_writable_dir
 from benchmark.models.checkpoint import load_checkpoint_strict, read_state_dict, state_dict_mismatches
 from benchmark.models.classifier import NoisyClassifier
+from benchmark.models import released
 from benchmark.models.config import ClassifierConfig, Precision, UNetConfig
+from benchmark.models.released import diffusion_config_from_flags
 from benchmark.models.unet import UNet
 from runners.config import ReleasedCheckpoint, RunKind
 from runners.rundir import RunDir
@@ -34,7 +35,7 @@ from runners.rundir import RunDir
 
 def model_flag_defaults() -> dict[str, Any]:
     """create_model + create_gaussian_diffusion flags with the reference script defaults (respacing excluded)."""
-    flags = script_util.model_and_diffusion_defaults()
+    flags = released.model_and_diffusion_defaults()
     flags.pop("timestep_respacing")
     flags["sigma_small"] = False  # create_gaussian_diffusion's own default
     return flags
@@ -42,7 +43,7 @@ def model_flag_defaults() -> dict[str, Any]:
 
 def classifier_flag_defaults() -> dict[str, Any]:
     """create_classifier flags (+ the diffusion flags a classifier script also accepts), reference defaults."""
-    flags = script_util.classifier_and_diffusion_defaults()
+    flags = released.classifier_and_diffusion_defaults()
     flags.pop("timestep_respacing")
     flags["sigma_small"] = False
     return flags
@@ -96,44 +97,18 @@ def parse_flags(text: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def diffusion_config_from_flags(flags: dict[str, Any]) -> DiffusionConfig:
-    """Native DiffusionConfig for create_gaussian_diffusion flags (without respacing)."""
-    if flags["use_kl"]:
-        loss = LossType.RESCALED_KL
-    elif flags["rescale_learned_sigmas"]:
-        loss = LossType.RESCALED_MSE
-    else:
-        loss = LossType.MSE
-    if flags["learn_sigma"]:
-        var = VarianceType.LEARNED_RANGE
-    else:
-        var = VarianceType.FIXED_SMALL if flags["sigma_small"] else VarianceType.FIXED_LARGE
-    try:
-        schedule = Schedule(flags["noise_schedule"])
-    except ValueError:
-        raise InputError(f"unknown noise_schedule {flags['noise_schedule']!r}") from None
-    return DiffusionConfig(
-        steps=flags["diffusion_steps"],
-        schedule=schedule,
-        mean_type=MeanType.START_X if flags["predict_xstart"] else MeanType.EPSILON,
-        variance_type=var,
-        loss_type=loss,
-        rescale_timesteps=flags["rescale_timesteps"],
-    )
-
-
 def unet_config_from_flags(flags: dict[str, Any]) -> UNetConfig:
-    names = inspect.signature(gd_models.unet_config_from_flags).parameters
+    names = inspect.signature(released.unet_config_from_flags).parameters
     try:
-        return gd_models.unet_config_from_flags(**{k: flags[k] for k in names})
+        return released.unet_config_from_flags(**{k: flags[k] for k in names})
     except ValueError as err:
         raise InputError(str(err)) from None
 
 
 def classifier_config_from_flags(flags: dict[str, Any]) -> ClassifierConfig:
     try:
-        names = inspect.signature(gd_models.classifier_config_from_flags).parameters
-        return gd_models.classifier_config_from_flags(**{k: flags[k] for k in names})
+        names = inspect.signature(released.classifier_config_from_flags).parameters
+        return released.classifier_config_from_flags(**{k: flags[k] for k in names})
     except ValueError as err:
         raise InputError(str(err)) from None
 

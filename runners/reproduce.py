@@ -131,7 +131,7 @@ def _run_reference(stage: ReferenceStage, preset: Preset, device: str, reporter:
 
 
 def _run_load(stage: LoadStage, out: Path, reporter: Reporter) -> Path:
-    from benchmark.compat.gd_models import released_models
+    from benchmark.models.released import released_models
     from benchmark.io.atomic import sha256_file
     from benchmark.io.download import RemoteFile, download
     from runners.gd_checkpoint import prepare_gd_classifier_run, prepare_gd_model_run

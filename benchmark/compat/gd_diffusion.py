@@ -20,6 +20,7 @@ from benchmark.diffusion.gaussian import CondFn, GaussianDiffusion as NativeDiff
 from benchmark.diffusion.schedules import named_betas, respaced_betas
 from benchmark.diffusion.schedules import space_timesteps as _native_space_timesteps
 from benchmark.errors import InputError
+from benchmark.models.released import diffusion_kinds_from_flags
 
 # Reference enum names (same members; LossType.is_vb() included).
 ModelMeanType = MeanType
@@ -381,20 +382,13 @@ def create_gaussian_diffusion(
 ) -> SpacedDiffusion:
     """guided_diffusion.script_util.create_gaussian_diffusion with the same flags and meanings."""
     betas = get_named_beta_schedule(noise_schedule, steps)
-    if use_kl:
-        loss_type = LossType.RESCALED_KL
-    elif rescale_learned_sigmas:
-        loss_type = LossType.RESCALED_MSE
-    else:
-        loss_type = LossType.MSE
-    if learn_sigma:
-        var_type = VarianceType.LEARNED_RANGE
-    else:
-        var_type = VarianceType.FIXED_SMALL if sigma_small else VarianceType.FIXED_LARGE
+    mean_type, var_type, loss_type = diffusion_kinds_from_flags(
+        learn_sigma, sigma_small, use_kl, predict_xstart, rescale_learned_sigmas
+    )
     return SpacedDiffusion(
         space_timesteps(steps, timestep_respacing or [steps]),
         betas=betas,
-        model_mean_type=MeanType.START_X if predict_xstart else MeanType.EPSILON,
+        model_mean_type=mean_type,
         model_var_type=var_type,
         loss_type=loss_type,
         rescale_timesteps=rescale_timesteps,

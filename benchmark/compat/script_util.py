@@ -17,6 +17,12 @@ from typing import Any
 from benchmark.compat.gd_diffusion import SpacedDiffusion, create_gaussian_diffusion
 from benchmark.compat.gd_models import NUM_CLASSES, create_classifier, create_model, sr_create_model
 from benchmark.models.classifier import NoisyClassifier
+from benchmark.models.released import (
+    classifier_and_diffusion_defaults,
+    classifier_defaults,
+    diffusion_defaults,
+    model_and_diffusion_defaults,
+)
 from benchmark.models.unet import SuperResUNet, UNet
 
 __all__ = [
@@ -39,65 +45,7 @@ __all__ = [
 ]
 
 #----------------------------------------------------------------------------
-# Default flag dicts (fresh dicts on every call: callers may update them).
-
-
-def diffusion_defaults() -> dict[str, Any]:
-    """Diffusion flags shared by image and classifier training."""
-    return {
-        "learn_sigma": False,
-        "diffusion_steps": 1000,
-        "noise_schedule": "linear",
-        "timestep_respacing": "",
-        "use_kl": False,
-        "predict_xstart": False,
-        "rescale_timesteps": False,
-        "rescale_learned_sigmas": False,
-    }
-
-
-def classifier_defaults() -> dict[str, Any]:
-    """Noisy-classifier flags (image_size is shared with the model flags when a script merges both dicts)."""
-    return {
-        "image_size": 64,
-        "classifier_use_fp16": False,
-        "classifier_width": 128,
-        "classifier_depth": 2,
-        "classifier_attention_resolutions": "32,16,8",
-        "classifier_use_scale_shift_norm": True,
-        "classifier_resblock_updown": True,
-        "classifier_pool": "attention",
-    }
-
-
-def model_and_diffusion_defaults() -> dict[str, Any]:
-    """UNet flags followed by diffusion_defaults()."""
-    flags: dict[str, Any] = {
-        "image_size": 64,
-        "num_channels": 128,
-        "num_res_blocks": 2,
-        "num_heads": 4,
-        "num_heads_upsample": -1,
-        "num_head_channels": -1,
-        "attention_resolutions": "16,8",
-        "channel_mult": "",
-        "dropout": 0.0,
-        "class_cond": False,
-        "use_checkpoint": False,
-        "use_scale_shift_norm": True,
-        "resblock_updown": False,
-        "use_fp16": False,
-        "use_new_attention_order": False,
-    }
-    flags.update(diffusion_defaults())
-    return flags
-
-
-def classifier_and_diffusion_defaults() -> dict[str, Any]:
-    """classifier_defaults() followed by diffusion_defaults()."""
-    flags = classifier_defaults()
-    flags.update(diffusion_defaults())
-    return flags
+# Default flag dicts: the reference's, kept with the flag translation (benchmark.models.released).
 
 
 def sr_model_and_diffusion_defaults() -> dict[str, Any]:

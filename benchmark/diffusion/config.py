@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import ClassVar
 
+from benchmark.config import ConfigBase
 from benchmark.diffusion.respacing import Respacing
 from benchmark.errors import InputError
 
@@ -53,18 +54,10 @@ class LossType(enum.Enum):
         return self in (LossType.KL, LossType.RESCALED_KL)
 
 
-_ENUM_FIELDS: dict[str, type[enum.Enum]] = {
-    "schedule": Schedule,
-    "mean_type": MeanType,
-    "variance_type": VarianceType,
-    "loss_type": LossType,
-}
-
-
 #----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class DiffusionConfig:
+class DiffusionConfig(ConfigBase):
     """One Gaussian diffusion process; the defaults are the ADM ImageNet-128 setting (learned range, hybrid loss).
 
     `timestep_respacing` follows the reference syntax: "" (all steps), "250" (evenly strided), "ddim25"
@@ -80,12 +73,12 @@ class DiffusionConfig:
     rescale_timesteps: bool = False  # feed the model t * 1000 / T as a float
     timestep_respacing: str = ""
 
+    config_name: ClassVar[str] = "diffusion"
+
     def __post_init__(self) -> None:
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
             raise InputError(f"diffusion steps must be a positive integer, got {self.steps!r}")
-        for name, kind in _ENUM_FIELDS.items():
-            if not isinstance(getattr(self, name), kind):
-                raise InputError(f"diffusion {name} must be a {kind.__name__}, got {getattr(self, name)!r}")
+        self.check_typed_fields()
         lam = self.lambda_vlb
         if not isinstance(lam, (int, float)) or isinstance(lam, bool) or not lam >= 0:
             raise InputError(f"diffusion lambda_vlb must be a non-negative number, got {self.lambda_vlb!r}")
@@ -107,31 +100,3 @@ class DiffusionConfig:
     def kept_timesteps(self) -> tuple[int, ...]:
         """Sorted original-schedule timesteps kept by `timestep_respacing` (all of them when it is empty)."""
         return self.respacing.timesteps(self.steps)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict (enums as their string values)."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = value.value if isinstance(value, enum.Enum) else value
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], path: str | None = None) -> DiffusionConfig:
-        """Inverse of `to_dict`; unknown keys and unknown enum values are an InputError."""
-        known = {f.name for f in fields(cls)}
-        for key in data:
-            if key not in known:
-                raise InputError(f"unknown diffusion config key {key!r}; expected one of {sorted(known)}", path)
-        values: dict[str, Any] = dict(data)
-        for name, kind in _ENUM_FIELDS.items():
-            if name in values and not isinstance(values[name], kind):
-                choices = [m.value for m in kind]
-                try:
-                    values[name] = kind(values[name])
-                except ValueError:
-                    raise InputError(f"diffusion {name} {values[name]!r} is not one of {choices}", path) from None
-        try:
-            return cls(**values)
-        except InputError as err:
-            raise InputError(str(err), path) from None

@@ -10,11 +10,20 @@ import torch
 from benchmark.errors import InputError
 
 
+def stream_seed(seed: int, *ints: int) -> int:
+    """A 64-bit seed for the stream named by (seed, *ints) (numpy SeedSequence, so nearby inputs do not collide).
+
+    The one seed derivation of admbench: sample streams here, training's data order, noise and timesteps
+    (runners.data_order).
+    """
+    return int(np.random.SeedSequence([int(seed), *[int(i) for i in ints]]).generate_state(1, np.uint64)[0])
+
+
 def sample_seed(seed: int, index: int) -> int:
-    """64-bit generator seed of sample `index` in a run seeded with `seed` (numpy SeedSequence of the pair)."""
+    """64-bit generator seed of sample `index` in a run seeded with `seed`: the stream (seed, index)."""
     if seed < 0 or index < 0:
         raise InputError(f"seed and sample index must be >= 0, got seed={seed}, index={index}")
-    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1, np.uint64)[0])
+    return stream_seed(seed, index)
 
 
 #----------------------------------------------------------------------------
