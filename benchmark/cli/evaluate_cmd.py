@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +17,7 @@ if TYPE_CHECKING:
 
 def _evaluate_file(ref: Path, sample: Path, options: EvalOptions, quiet: bool) -> EvalResult:
     """Check the inputs, join torchrun's process group if there is one, and evaluate; for `evaluate` and `demo`."""
+    from benchmark.device import rank_device
     from benchmark.distributed import init_from_env
     from benchmark.evaluation.evaluator import build_evaluator, check_cache_dir
     from benchmark.io.npz import inspect_archive
@@ -28,8 +28,7 @@ def _evaluate_file(ref: Path, sample: Path, options: EvalOptions, quiet: bool) -
     inspect_archive(sample)
     check_cache_dir(options)
     world = init_from_env(options.device)
-    if world.size > 1 and options.device.startswith("cuda"):
-        options = dataclasses.replace(options, device=f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
+    options = dataclasses.replace(options, device=rank_device(options.device, world.size))
     return build_evaluator(options).evaluate(ref, sample, make_reporter(quiet or not world.is_main))
 
 
