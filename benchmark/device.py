@@ -1,8 +1,10 @@
-"""Torch devices named by the user (`--device`): parsed and checked against this machine before anything runs."""
+"""Torch devices named by the user (`--device`): parsed, checked against this machine before anything runs, and
+mapped to this process's device under torchrun (the one reader of LOCAL_RANK)."""
 
 from __future__ import annotations
 
 import enum
+import os
 import re
 from dataclasses import dataclass
 
@@ -65,6 +67,18 @@ def device_problem(spec: DeviceSpec, available: Accelerators) -> str | None:
         return (f"{what} does not exist: {available.cuda_count} CUDA device(s) visible "
                 f"(cuda:0..cuda:{available.cuda_count - 1})")  # fmt: skip
     return None
+
+
+def local_rank() -> int:
+    """torchrun's LOCAL_RANK for this process (0 when torchrun did not start it); the one place it is read."""
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def rank_device(device: str, world_size: int) -> str:
+    """The device this process runs `device` on: under torchrun (world_size > 1) `cuda` is cuda:LOCAL_RANK."""
+    if world_size > 1 and device == DeviceType.CUDA.value:
+        return f"cuda:{local_rank()}"
+    return device
 
 
 def machine_accelerators(world_size: int, local_rank: int) -> Accelerators:

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from benchmark.device import local_rank
+
 
 @dataclass(frozen=True)
 class World:
@@ -31,7 +33,7 @@ def init_from_env(device: str = "cpu") -> World:
     if not dist.is_initialized():
         backend = "nccl" if device.startswith("cuda") else "gloo"
         if backend == "nccl":
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(local_rank())
         dist.init_process_group(backend=backend)
     return World(dist.get_rank(), dist.get_world_size())
 

@@ -16,6 +16,7 @@ from benchmark.paper import paper_claims
 from reports import plots
 from reports.claims import claims_markdown
 from reports.tables import TABLE_NAMES, Table, guidance, milestone_label, table1, table2, table3, to_csv, to_markdown
+from runners.rundir import SampleDir
 
 MANIFEST_NAME = "reproduce.json"
 REPORT_DIR = "report"
@@ -87,7 +88,7 @@ def _archives(out: Path, manifest: dict[str, Any], table: str, column: str | Non
             continue
         if not slot.get("samples"):
             continue
-        archives = sorted((out / slot["samples"]).glob("samples_*.npz"))
+        archives = SampleDir(out / slot["samples"]).archives()
         if archives:
             found[slot["row"]] = archives[0]
     return found

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from benchmark.device import rank_device
 from benchmark.distributed import World, barrier, init_from_env
 from benchmark.errors import InputError
 from benchmark.io.writable import check_writable_dir
@@ -70,9 +70,7 @@ class Task(Protocol):
 
 def resolve_device(device: str, world: World) -> torch.device:
     """The device of this process: cuda:LOCAL_RANK under torchrun when `device` is "cuda"."""
-    if device == "cuda" and world.size > 1:
-        return torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
-    return torch.device(device)
+    return torch.device(rank_device(device, world.size))
 
 
 @dataclass

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from benchmark.cli.options import device_option, metric_options
+from benchmark.evaluation.distances import PRArithmetic
 
 if TYPE_CHECKING:
     from benchmark.evaluation.evaluator import EvalOptions
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 def _evaluate_file(ref: Path, sample: Path, options: EvalOptions, quiet: bool) -> EvalResult:
     """Check the inputs, join torchrun's process group if there is one, and evaluate; for `evaluate` and `demo`."""
+    from benchmark.device import rank_device
     from benchmark.distributed import init_from_env
     from benchmark.evaluation.evaluator import build_evaluator, check_cache_dir
     from benchmark.io.npz import inspect_archive
@@ -28,8 +29,7 @@ def _evaluate_file(ref: Path, sample: Path, options: EvalOptions, quiet: bool) -
     inspect_archive(sample)
     check_cache_dir(options)
     world = init_from_env(options.device)
-    if world.size > 1 and options.device.startswith("cuda"):
-        options = dataclasses.replace(options, device=f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
+    options = dataclasses.replace(options, device=rank_device(options.device, world.size))
     return build_evaluator(options).evaluate(ref, sample, make_reporter(quiet or not world.is_main))
 
 
@@ -85,7 +85,8 @@ def _with_common(fn):
                    "[default: $ADMBENCH_INCEPTION, else the cache directory].")
 @click.option("--recompute-ref-stats", is_flag=True,
               help="Ignore mu/sigma stored in REF and compute them from REF's images.")
-@click.option("--pr-arithmetic", type=click.Choice(["gpu-tf", "cpu-tf", "fp32"]), default="gpu-tf", show_default=True,
+@click.option("--pr-arithmetic", type=click.Choice([a.value for a in PRArithmetic]), default=PRArithmetic.GPU_TF.value,
+              show_default=True,
               help="Precision/recall distance arithmetic: the reference evaluator's fp16 on TensorFlow-GPU (the "
                    "paper's numbers), its bit-exact fp16 on TensorFlow-CPU, or exact fp32.")
 @click.option("--compile", "compile_network", is_flag=True,
@@ -113,7 +114,6 @@ def evaluate(
       admbench evaluate reference_stats/fmnist16-fmnist-cnn.npz out/runs/RUN --extractor fmnist-cnn
     """
     from benchmark.distributed import current_world
-    from benchmark.evaluation.distances import PRArithmetic
     from benchmark.evaluation.evaluator import EvalOptions
     from benchmark.evaluation.selection import parse_metrics
     from benchmark.io.inputs import require_file_or_directory, require_regular_file
@@ -131,7 +131,9 @@ def evaluate(
         pr_arithmetic=PRArithmetic(pr_arithmetic), selection=selection,
     )
     if sample.is_dir():
-        for flag, given in (("--recompute-ref-stats", recompute_ref_stats), ("--pr-arithmetic", pr_arithmetic != "gpu-tf")):
+        not_default = (("--recompute-ref-stats", recompute_ref_stats),
+                       ("--pr-arithmetic", options.pr_arithmetic is not PRArithmetic.GPU_TF))
+        for flag, given in not_default:
             if given:
                 raise click.BadParameter(f"{flag} is not supported when SAMPLE is a run directory (its metrics files "
                                          "use the paper's settings); evaluate the archive file instead",

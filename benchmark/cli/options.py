@@ -10,14 +10,13 @@ import click
 
 
 def _check_device(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from benchmark.device import check_device, machine_accelerators
+    from benchmark.device import check_device, local_rank, machine_accelerators
 
     if value is None:
         return None
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     option = param.opts[0] if param.opts else "--device"
-    return check_device(value, machine_accelerators(world_size, local_rank), option)
+    return check_device(value, machine_accelerators(world_size, local_rank()), option)
 
 
 def device_option(default: str | None, help_text: str) -> Callable[[Any], Any]:

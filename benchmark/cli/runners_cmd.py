@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from benchmark.cli.options import device_option
+from benchmark.diffusion.sampling import Sampler
 
 if TYPE_CHECKING:
     from runners.config import RunKind
@@ -157,7 +158,7 @@ def train_classifier(config_path: Path | None, preset: str | None, data: str | N
 @click.option("--milestone", type=click.IntRange(min=1), default=None, help="Training step of the weights [latest].")
 @click.option("--num-samples", type=click.IntRange(min=1), default=None, help="Number of samples [50000].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Samples per forward pass [64].")
-@click.option("--sampler", type=click.Choice(["ddpm", "ddim"]), default=None, help="Sampler [ddpm].")
+@click.option("--sampler", type=click.Choice([s.value for s in Sampler]), default=None, help="Sampler [ddpm].")
 @click.option("--respacing", default=None, metavar="STEPS", help='Timestep respacing: "250", "ddim25", "" (all) [250].')
 @click.option("--eta", type=float, default=None, help="DDIM eta [0].")
 @click.option("--guidance-scale", type=float, default=None, help="Classifier guidance scale s (0 = none) [0].")

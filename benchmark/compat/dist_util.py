@@ -19,13 +19,10 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from benchmark.device import local_rank
 from benchmark.errors import InputError
 
 __all__ = ["dev", "load_state_dict", "setup_dist", "sync_params"]
-
-
-def _local_rank() -> int:
-    return int(os.environ.get("LOCAL_RANK", "0"))
 
 
 def setup_dist() -> None:
@@ -34,7 +31,7 @@ def setup_dist() -> None:
         return
     backend = "nccl" if torch.cuda.is_available() else "gloo"
     if backend == "nccl":
-        torch.cuda.set_device(_local_rank())
+        torch.cuda.set_device(local_rank())
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         # torchrun exported MASTER_ADDR/MASTER_PORT/RANK/WORLD_SIZE.
         dist.init_process_group(backend=backend, init_method="env://")
@@ -45,7 +42,7 @@ def setup_dist() -> None:
 def dev() -> torch.device:
     """This process's device: cuda:LOCAL_RANK when CUDA is available, else cpu."""
     if torch.cuda.is_available():
-        return torch.device("cuda", _local_rank())
+        return torch.device("cuda", local_rank())
     return torch.device("cpu")
 
 

@@ -48,10 +48,10 @@ import torch
 
 
 class PRArithmetic(enum.Enum):
-    """Distance arithmetic of precision / recall (`--pr-arithmetic`)."""
+    """Distance arithmetic of precision / recall (`--pr-arithmetic`, whose choices keep this order)."""
 
+    GPU_TF = "gpu-tf"  # the default: the paper's numbers
     CPU_TF = "cpu-tf"
-    GPU_TF = "gpu-tf"
     FP32 = "fp32"
 
 

@@ -11,7 +11,8 @@ import torch
 from click.testing import CliRunner
 
 from benchmark.cli import main
-from benchmark.device import Accelerators, DeviceSpec, DeviceType, check_device, device_problem, parse_device
+from benchmark.device import (Accelerators, DeviceSpec, DeviceType, check_device, device_problem, local_rank, parse_device,
+                              rank_device)
 from benchmark.errors import InputError
 from benchmark.evaluation.demo import gratings, write_archive
 from tests.runners.conftest import tiny_run_dict
@@ -54,6 +55,26 @@ def test_device_problem_against_the_machine():
     with pytest.raises(InputError, match=r"^--device cuda:3: cuda:3 does not exist"):
         check_device("cuda:3", TWO_GPUS)
     assert check_device("CUDA:1", TWO_GPUS) == "cuda:1"
+
+
+def test_under_torchrun_cuda_is_the_local_rank_and_every_other_device_is_kept(monkeypatch):
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert local_rank() == 3
+    assert rank_device("cuda", world_size=4) == "cuda:3"
+    assert rank_device("cuda:1", world_size=4) == "cuda:1"
+    assert rank_device("cpu", world_size=4) == "cpu"
+    assert rank_device("cuda", world_size=1) == "cuda"
+    monkeypatch.delenv("LOCAL_RANK")
+    assert local_rank() == 0
+    assert rank_device("cuda", world_size=2) == "cuda:0"
+
+
+def test_local_rank_is_read_in_one_place():
+    root = Path(__file__).resolve().parents[2]
+    readers = sorted(str(path.relative_to(root)) for folder in ("benchmark", "runners", "reports")
+                     for path in (root / folder).rglob("*.py")
+                     if 'environ.get("LOCAL_RANK"' in path.read_text() or "environ.get('LOCAL_RANK'" in path.read_text())
+    assert readers == ["benchmark/device.py"]
 
 
 @pytest.fixture(scope="module")

@@ -196,3 +196,20 @@ def test_rows_trained_too_short_are_named_in_the_table_notes() -> None:
     assert "Too short" not in " ".join(guidance(results, (10.0,), 1, evidence_steps=100).notes)
     every = " ".join(guidance(results, (10.0,), 1, evidence_steps=1000).notes)
     assert "every row trained 150/450 steps, fewer than the 1000" in every
+
+
+def test_sample_grids_find_archives_by_the_run_directory_layout(tmp_path: Path, monkeypatch) -> None:
+    # The archive naming is runners.rundir's; a renamed layout must be followed, not re-spelled here.
+    from reports import render
+    from runners import rundir
+
+    monkeypatch.setattr(rundir, "ARCHIVE_GLOB", "images_*.npz")
+    for seed in (1, 0):
+        folder = tmp_path / f"runs/r{seed}/samples/t"
+        folder.mkdir(parents=True)
+        (folder / "images_4x8x8x1.npz").write_bytes(b"")
+        (folder / "samples_4x8x8x1.npz").write_bytes(b"")
+    slots = [{"table": "1", "row": "base", "column": "c", "seed": seed, "samples": f"runs/r{seed}/samples/t"}
+             for seed in (1, 0)]
+    found = render._archives(tmp_path, {"slots": slots}, "1", None)
+    assert found == {"base": tmp_path / "runs/r0/samples/t/images_4x8x8x1.npz"}
