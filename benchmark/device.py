@@ -61,6 +61,9 @@ def device_problem(spec: DeviceSpec, available: Accelerators) -> str | None:
     if available.cuda_count == 0:
         why = "no CUDA device is visible" if available.cuda_built else "this torch build has no CUDA support"
         return f"{why}; use cpu"
+    if spec.index is not None and available.local_rank is not None:
+        return (f"under torchrun every process would use cuda:{spec.index}; give --device cuda, and each process "
+                "takes the GPU of its LOCAL_RANK")  # fmt: skip
     wanted = spec.index if spec.index is not None else available.local_rank
     if wanted is not None and wanted >= available.cuda_count:
         what = f"cuda:{wanted}" if spec.index is not None else f"LOCAL_RANK {wanted} (cuda:{wanted})"

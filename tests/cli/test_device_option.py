@@ -51,6 +51,10 @@ def test_device_problem_against_the_machine():
     # Under torchrun `cuda` means cuda:LOCAL_RANK, which must exist too.
     torchrun = Accelerators(cuda_count=2, cuda_built=True, mps=False, local_rank=2)
     assert "LOCAL_RANK 2" in device_problem(parse_device("cuda"), torchrun)
+    # An explicit index under torchrun would put every process on one GPU: refused, not silently shared.
+    ranks = Accelerators(cuda_count=2, cuda_built=True, mps=False, local_rank=1)
+    assert device_problem(parse_device("cuda"), ranks) is None
+    assert "give --device cuda" in device_problem(parse_device("cuda:0"), ranks)
     assert "MPS" in device_problem(parse_device("mps"), NO_CUDA)
     with pytest.raises(InputError, match=r"^--device cuda:3: cuda:3 does not exist"):
         check_device("cuda:3", TWO_GPUS)
