@@ -77,6 +77,16 @@ def local_rank() -> int:
     return int(os.environ.get("LOCAL_RANK", "0"))
 
 
+def world_size() -> int:
+    """torchrun's WORLD_SIZE (1 when torchrun did not start this process); the one place it is read."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def global_rank() -> int:
+    """torchrun's RANK (0 when torchrun did not start this process); the one place it is read."""
+    return int(os.environ.get("RANK", "0"))
+
+
 def rank_device(device: str, world_size: int) -> str:
     """The device this process runs `device` on: under torchrun (world_size > 1) `cuda` is cuda:LOCAL_RANK."""
     if world_size > 1 and device == DeviceType.CUDA.value:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
-from benchmark.device import local_rank
+from benchmark.device import local_rank, world_size
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,7 @@ def init_from_env(device: str = "cpu") -> World:
 
     NCCL on CUDA devices, gloo on CPU.
     """
-    size = int(os.environ.get("WORLD_SIZE", "1"))
+    size = world_size()
     if size <= 1:
         return World(0, 1)
     if not dist.is_initialized():

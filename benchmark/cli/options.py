@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -10,13 +9,12 @@ import click
 
 
 def _check_device(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from benchmark.device import check_device, local_rank, machine_accelerators
+    from benchmark.device import check_device, local_rank, machine_accelerators, world_size
 
     if value is None:
         return None
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
     option = param.opts[0] if param.opts else "--device"
-    return check_device(value, machine_accelerators(world_size, local_rank()), option)
+    return check_device(value, machine_accelerators(world_size(), local_rank()), option)
 
 
 def device_option(default: str | None, help_text: str) -> Callable[[Any], Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from benchmark.cli.options import device_option
+from benchmark.device import global_rank
 from benchmark.diffusion.sampling import Sampler
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def _is_main_process() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
+    return global_rank() == 0
 
 
 def _reporter(quiet: bool):  # noqa: ANN202 - a benchmark.progress.Reporter

@@ -10,7 +10,6 @@ every rank instead of broadcasting bytes over MPI.
 
 from __future__ import annotations
 
-import os
 import pickle
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from benchmark.device import local_rank
+from benchmark.device import local_rank, world_size
 from benchmark.errors import InputError
 
 __all__ = ["dev", "load_state_dict", "setup_dist", "sync_params"]
@@ -32,7 +31,7 @@ def setup_dist() -> None:
     backend = "nccl" if torch.cuda.is_available() else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(local_rank())
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if world_size() > 1:
         # torchrun exported MASTER_ADDR/MASTER_PORT/RANK/WORLD_SIZE.
         dist.init_process_group(backend=backend, init_method="env://")
     else:

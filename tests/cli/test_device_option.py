@@ -73,11 +73,12 @@ def test_under_torchrun_cuda_is_the_local_rank_and_every_other_device_is_kept(mo
     assert rank_device("cuda", world_size=2) == "cuda:0"
 
 
-def test_local_rank_is_read_in_one_place():
+@pytest.mark.parametrize("variable", ["LOCAL_RANK", "WORLD_SIZE", "RANK"])
+def test_torchrun_variables_are_read_in_one_place(variable):
     root = Path(__file__).resolve().parents[2]
     readers = sorted(str(path.relative_to(root)) for folder in ("benchmark", "runners", "reports")
                      for path in (root / folder).rglob("*.py")
-                     if 'environ.get("LOCAL_RANK"' in path.read_text() or "environ.get('LOCAL_RANK'" in path.read_text())
+                     if f'environ.get("{variable}"' in path.read_text() or f"environ.get('{variable}'" in path.read_text())
     assert readers == ["benchmark/device.py"]
 
 
