@@ -87,8 +87,10 @@ def evaluate_run_archive(
     inspect_archive(ref)
     out_path = run.metrics(tag)
     existing = _read_json(out_path) if out_path.exists() else None
-    if existing is not None and _matches(existing, archive_sha256(archive, reporter), archive_sha256(ref, reporter),
-                                         extractor_name, backend, bootstrap, selection):  # fmt: skip
+    # Hashed once: the up-to-date check and, when it fails, the evaluation use the same digests.
+    hashes = archive_sha256(ref, reporter), archive_sha256(archive, reporter)
+    if existing is not None and _matches(existing, hashes[1], hashes[0], extractor_name, backend, bootstrap,
+                                         selection):  # fmt: skip
         reporter.log(f"{out_path} is up to date")
         return existing
 
@@ -98,7 +100,7 @@ def evaluate_run_archive(
         cache_dir=None if cache_dir is None else Path(cache_dir), use_cache=use_cache, selection=selection,
         bootstrap=boot,
     )
-    evaluation = build_evaluator(options).evaluate(ref, archive, reporter)
+    evaluation = build_evaluator(options).evaluate(ref, archive, reporter, hashes=hashes)
 
     sample_json = _read_json(SampleDir(archive.parent).record) or {}
     result = {

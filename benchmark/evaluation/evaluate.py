@@ -128,6 +128,7 @@ def evaluate(
     bootstrap: BootstrapSettings | None = None,
     selection: MetricSelection | None = None,
     reporter: Reporter | None = None,
+    hashes: tuple[str, str] | None = None,
 ) -> EvalResult:
     """Compute Inception Score, FID, sFID, precision and recall of SAMPLE against REF.
 
@@ -137,7 +138,8 @@ def evaluate(
     `label_accuracy` is the fraction of samples whose argmax logit is their label. With `bootstrap`, every
     metric but sFID gets a percentile interval and its replicates, from the features already extracted.
     `selection` adds the extra metrics it names (KID, density/coverage, per-class FID, label accuracy,
-    FD-infinity; benchmark/evaluation/selection.py).
+    FD-infinity; benchmark/evaluation/selection.py). `hashes` are REF's and SAMPLE's SHA-256 when the caller has
+    just computed them in this process (else they are computed here).
     """
     reporter = reporter or QuietReporter()
     ref_path, sample_path = Path(ref_path), Path(sample_path)
@@ -148,7 +150,9 @@ def evaluate(
     labels, ref_labels, stored = checked.labels, checked.ref_labels, checked.stored
 
     # The archives' bytes are hashed now, on every evaluation: the cache key and the recorded provenance.
-    ref_sha256, sample_sha256 = archive_sha256(ref_path, reporter), archive_sha256(sample_path, reporter)
+    if hashes is None:
+        hashes = archive_sha256(ref_path, reporter), archive_sha256(sample_path, reporter)
+    ref_sha256, sample_sha256 = hashes
     ref_feats, ref_info, ref_hit = extract_features(ref_path, extractor, settings.batch_size, cache, reporter,
                                                     sha256=ref_sha256)  # fmt: skip
     sample_feats, sample_info, sample_hit = extract_features(sample_path, extractor, settings.batch_size, cache,

@@ -81,9 +81,11 @@ class Evaluator:
         """Every check of `evaluate` that can fail on these inputs, without extracting anything."""
         check_inputs(ref, sample, self.extractor.info, self.settings, self.selection)
 
-    def evaluate(self, ref: Path, sample: Path, reporter: Reporter | None = None) -> EvalResult:
+    def evaluate(self, ref: Path, sample: Path, reporter: Reporter | None = None,
+                 hashes: tuple[str, str] | None = None) -> EvalResult:  # fmt: skip
+        """`evaluate` with these settings; `hashes`: (REF, SAMPLE) SHA-256 just computed by the caller."""
         return evaluate(ref, sample, self.extractor, self.settings, self.cache, bootstrap=self.bootstrap,
-                        selection=self.selection, reporter=reporter)  # fmt: skip
+                        selection=self.selection, reporter=reporter, hashes=hashes)  # fmt: skip
 
     def evaluate_all(self, ref: Path, samples: Sequence[Path], reporter: Reporter | None = None) -> list[EvalResult]:
         """Each sample against `ref`, in order; every pair is checked before the first is evaluated."""
