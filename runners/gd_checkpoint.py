@@ -22,7 +22,7 @@ from benchmark.diffusion.config import DiffusionConfig
 from benchmark.errors import InputError
 from benchmark.io.json_input import parse_json, read_json
 from benchmark.io.atomic import sha256_file
-from benchmark.io.writable import check_writable_dir
+from benchmark.io.outputs import check_writable_dir
 from benchmark.models.checkpoint import load_checkpoint_strict, read_state_dict, state_dict_mismatches
 from benchmark.models.classifier import NoisyClassifier
 from benchmark.models import released

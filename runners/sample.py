@@ -35,7 +35,7 @@ from benchmark.diffusion.sampling import Sampler, ddim_sample_loop, ddpm_sample_
 from benchmark.distributed import World, barrier, init_from_env
 from benchmark.errors import InputError
 from benchmark.io.atomic import atomic_path, sha256_file, write_json_atomic
-from benchmark.io.writable import check_writable_dir
+from benchmark.io.outputs import check_writable_dir
 from benchmark.io.npz_writer import write_image_archive
 from benchmark.models.checkpoint import load_checkpoint_strict
 from benchmark.models.classifier import NoisyClassifier

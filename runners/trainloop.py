@@ -27,7 +27,7 @@ from torch import nn
 from benchmark.device import rank_device
 from benchmark.distributed import World, barrier, init_from_env
 from benchmark.errors import InputError
-from benchmark.io.writable import check_writable_dir
+from benchmark.io.outputs import check_writable_dir
 from benchmark.progress import QuietReporter, Reporter
 from benchmark.models.config import Precision
 from runners import checkpointing as ckpt

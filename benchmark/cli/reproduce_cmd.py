@@ -64,7 +64,7 @@ def reproduce(preset_name: str, tables_text: str, out: Path, seeds: int, data: s
     if dry_run:
         click.echo(describe_plan(plan(preset, tables, seeds, out, data, checkpoint_dir)), nl=False)
         return
-    from benchmark.io.writable import check_writable_dir
+    from benchmark.io.outputs import check_writable_dir
 
     check_writable_dir(out, "--out")
     device = device or _default_device()

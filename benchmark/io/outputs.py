@@ -110,3 +110,8 @@ def check_output_file(path: str | Path, option: str) -> None:
     if st is not None and not stat.S_ISREG(st.st_mode):
         raise InputError(f"{option} is {file_kind(st.st_mode)}; it must name a regular file", path)
     probe_writable_directory(path.parent, path)
+
+
+def check_writable_dir(path: str | Path, what: str) -> None:
+    """`probe_writable_directory` for a directory an option or a runner names: the error names `what` too."""
+    probe_writable_directory(path, path, what=what)

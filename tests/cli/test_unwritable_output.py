@@ -68,7 +68,7 @@ def test_unwritable_output_is_one_line_exit_2(inputs, tmp_path, monkeypatch, com
 
 
 def test_writable_output_check_creates_nothing(tmp_path):
-    from benchmark.io.writable import check_writable_dir
+    from benchmark.io.outputs import check_writable_dir
 
     check_writable_dir(tmp_path / "new" / "deeper", "--out")
     check_writable_dir(tmp_path, "--out")
