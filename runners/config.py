@@ -205,13 +205,26 @@ def load_run_config(path: str | Path) -> AnyRunConfig:
     return run_config_from_dict(read_json(path, "config"), path)
 
 
+def released_identity(kind: RunKind, flags: Mapping[str, Any], *, sha256: str | None, url: str | None) -> dict[str, Any]:
+    """What names a released checkpoint's run directory: the kind, the flags and the weights' identity.
+
+    A published checkpoint (a preset's released model) is identified by its URL, so a reproduction plan knows the
+    directory before the file is fetched; its sha256 is recorded in the run's config.json on first use and every
+    load is checked against it. A file given by hand is identified by its sha256, wherever it lies.
+    """
+    if url is None and not sha256:
+        raise InputError("a released checkpoint is identified by its URL or its sha256; neither was given")
+    source = {"url": url} if url is not None else {"sha256": sha256}
+    return {"kind": kind.value, **source, "flags": dict(flags)}
+
+
 @dataclass(frozen=True)
 class ReleasedCheckpoint:
     """A released guided-diffusion checkpoint used as a run (nothing is trained): its file and reference flags.
 
     `flags` are the reference scripts' flags with every default filled in (parsed and checked against the file by
-    runners.gd_checkpoint). The run directory is named by `identity()`: the kind, the file's sha256 and the flags,
-    not where the file lies.
+    runners.gd_checkpoint). The run directory is named by `identity()` (see `released_identity`), never by where
+    the file lies. `sha256` is the file's digest when the run directory was made; loading checks it.
     """
 
     kind: RunKind  # GD_CHECKPOINT or GD_CLASSIFIER
@@ -219,6 +232,7 @@ class ReleasedCheckpoint:
     path: str  # the file, resolved
     sha256: str
     flags: Mapping[str, Any]
+    url: str | None = None  # where a published checkpoint is downloaded from (None: a file given by hand)
 
     def __post_init__(self) -> None:
         if self.kind not in (RunKind.GD_CHECKPOINT, RunKind.GD_CLASSIFIER):
@@ -226,6 +240,8 @@ class ReleasedCheckpoint:
         for name in ("name", "path", "sha256"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise InputError(f"checkpoint.{name} must be a non-empty string, got {getattr(self, name)!r}")
+        if self.url is not None and (not isinstance(self.url, str) or not self.url):
+            raise InputError(f"checkpoint.url must be a non-empty string, got {self.url!r}")
         if not isinstance(self.flags, Mapping):
             raise InputError(f"flags must be a JSON object, got {type(self.flags).__name__}")
 
@@ -234,24 +250,26 @@ class ReleasedCheckpoint:
         return Path(self.path)
 
     def identity(self) -> dict[str, Any]:
-        """What names the run directory: the same weights and flags give the same directory wherever the file is."""
-        return {"kind": self.kind.value, "sha256": self.sha256, "flags": dict(self.flags)}
+        """What names the run directory: the same weights (or published file) and flags give the same directory."""
+        return released_identity(self.kind, self.flags, sha256=self.sha256, url=self.url)
 
     def to_dict(self) -> dict[str, Any]:
         """The run's config.json."""
-        return {"kind": self.kind.value, "checkpoint": {"name": self.name, "path": self.path, "sha256": self.sha256},
-                "flags": dict(self.flags)}  # fmt: skip
+        checkpoint = {"name": self.name, "path": self.path, "sha256": self.sha256}
+        if self.url is not None:
+            checkpoint["url"] = self.url
+        return {"kind": self.kind.value, "checkpoint": checkpoint, "flags": dict(self.flags)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], path: str | Path | None = None) -> ReleasedCheckpoint:
         _check_keys("released checkpoint record", data, {"kind", "checkpoint", "flags"}, path)
         checkpoint = data.get("checkpoint")
-        _check_keys("checkpoint", checkpoint, {"name", "path", "sha256"}, path)
+        _check_keys("checkpoint", checkpoint, {"name", "path", "sha256", "url"}, path)
         assert isinstance(checkpoint, dict)
         try:
             kind = RunKind(data.get("kind"))
             return cls(kind, checkpoint.get("name"), checkpoint.get("path"), checkpoint.get("sha256"),
-                       data.get("flags"))  # fmt: skip
+                       data.get("flags"), checkpoint.get("url"))  # fmt: skip
         except ValueError:
             raise InputError(f"unknown run kind {data.get('kind')!r}", path) from None
         except InputError as err:

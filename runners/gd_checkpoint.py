@@ -10,6 +10,7 @@ as config.json (runners.rundir), so samples and metrics live in the same layout 
 from __future__ import annotations
 
 import inspect
+import json
 import shlex
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -146,11 +147,12 @@ def check_checkpoint_fits(make: Callable[[], nn.Module], checkpoint: Path) -> No
         raise InputError("checkpoint does not match its flags: " + "; ".join(problems), checkpoint)
 
 
-def released_record(kind: RunKind, checkpoint: Path, flags: dict[str, Any]) -> ReleasedCheckpoint:
+def released_record(kind: RunKind, checkpoint: Path, flags: dict[str, Any],
+                    url: str | None = None) -> ReleasedCheckpoint:  # fmt: skip
     """The record of a checkpoint file and its (checked) flags: name, resolved path, sha256; writes nothing."""
     if not checkpoint.is_file():
         raise InputError("checkpoint file not found", checkpoint)
-    return ReleasedCheckpoint(kind, checkpoint.name, str(checkpoint.resolve()), sha256_file(checkpoint), flags)
+    return ReleasedCheckpoint(kind, checkpoint.name, str(checkpoint.resolve()), sha256_file(checkpoint), flags, url)
 
 
 def create_released_run(record: ReleasedCheckpoint, out_root: str | Path) -> RunDir:
@@ -160,21 +162,21 @@ def create_released_run(record: ReleasedCheckpoint, out_root: str | Path) -> Run
     return run.create(record)
 
 
-def gd_model_run(checkpoint: str | Path, flags_text: str) -> ReleasedCheckpoint:
+def gd_model_run(checkpoint: str | Path, flags_text: str, url: str | None = None) -> ReleasedCheckpoint:
     """The checked record (kind gd-checkpoint) of a released diffusion checkpoint and its flags; writes nothing."""
     flags = parse_flags(flags_text, model_flag_defaults())
     config = unet_config_from_flags(flags)
     diffusion_config_from_flags(flags)
     check_checkpoint_fits(lambda: UNet(_fp32(config)), Path(checkpoint))
-    return released_record(RunKind.GD_CHECKPOINT, Path(checkpoint), flags)
+    return released_record(RunKind.GD_CHECKPOINT, Path(checkpoint), flags, url)
 
 
-def gd_classifier_run(checkpoint: str | Path, flags_text: str) -> ReleasedCheckpoint:
+def gd_classifier_run(checkpoint: str | Path, flags_text: str, url: str | None = None) -> ReleasedCheckpoint:
     """The checked record (kind gd-classifier) of a released noisy classifier and its flags; writes nothing."""
     flags = parse_flags(flags_text, classifier_flag_defaults())
     config = classifier_config_from_flags(flags)
     check_checkpoint_fits(lambda: NoisyClassifier(_fp32(config)), Path(checkpoint))
-    return released_record(RunKind.GD_CLASSIFIER, Path(checkpoint), flags)
+    return released_record(RunKind.GD_CLASSIFIER, Path(checkpoint), flags, url)
 
 
 def prepare_gd_model_run(checkpoint: str | Path, flags_text: str, out_root: str | Path) -> Path:
@@ -185,6 +187,47 @@ def prepare_gd_model_run(checkpoint: str | Path, flags_text: str, out_root: str 
 def prepare_gd_classifier_run(checkpoint: str | Path, flags_text: str, out_root: str | Path) -> Path:
     """The run directory (kind gd-classifier) of a released noisy classifier and its flags, made."""
     return create_released_run(gd_classifier_run(checkpoint, flags_text), out_root).path
+
+
+# Diffusion flags of the released 256x256 models (paper Table 11: 1000 steps, linear schedule, learned sigma); the
+# packaged records hold create_model / create_classifier keywords only.
+PUBLISHED_DIFFUSION_FLAGS = {"learn_sigma": True, "diffusion_steps": 1000, "noise_schedule": "linear"}
+
+
+def published_flags(name: str, kind: RunKind) -> dict[str, Any]:
+    """A packaged released model's full flags (reference defaults filled in), as its run's record holds them."""
+    entry = released.released_models()[name]
+    flags = {**entry["flags"], **PUBLISHED_DIFFUSION_FLAGS}
+    if kind is RunKind.GD_CLASSIFIER:
+        flags.pop("learn_sigma")
+        return parse_flags(json.dumps(flags), classifier_flag_defaults())
+    return parse_flags(json.dumps(flags), model_flag_defaults())
+
+
+def published_run_dir(name: str, filename: str, kind: RunKind, out_root: str | Path) -> RunDir:
+    """Where a packaged released model's run directory is, before its file is fetched."""
+    return RunDir.for_published(kind, filename, released.released_models()[name]["url"], published_flags(name, kind),
+                                out_root)  # fmt: skip
+
+
+def prepare_published_run(name: str, checkpoint: Path, kind: RunKind, out_root: str | Path) -> RunDir:
+    """Make the run directory of a packaged released model from its fetched file (named by its URL)."""
+    url = released.released_models()[name]["url"]
+    text = json.dumps(published_flags(name, kind))
+    make = gd_classifier_run if kind is RunKind.GD_CLASSIFIER else gd_model_run
+    return create_released_run(make(checkpoint, text, url), out_root)
+
+
+def verified_file(record: ReleasedCheckpoint) -> Path:
+    """The record's checkpoint file, after checking it is still the file the run directory was made from."""
+    path = record.file
+    if not path.is_file():
+        raise InputError("checkpoint file not found (the run directory's config.json names it)", path)
+    digest = sha256_file(path)
+    if digest != record.sha256:
+        raise InputError(f"checkpoint file changed since its run directory was made: sha256 {digest[:12]}..., "
+                         f"recorded {record.sha256[:12]}...", path)  # fmt: skip
+    return path
 
 
 def _fp32(config: Any) -> Any:
@@ -198,10 +241,11 @@ def released_diffusion(record: ReleasedCheckpoint) -> DiffusionConfig:
 
 def load_gd_unet(record: ReleasedCheckpoint, device: str) -> tuple[UNet, DiffusionConfig]:
     """The released UNet of a gd-checkpoint record (half-precision torso on CUDA when use_fp16, float32 on CPU)."""
+    path = verified_file(record)
     config = unet_config_from_flags(dict(record.flags))
     half = config.dtype is not Precision.FP32 and str(device).startswith("cuda")
     model = UNet(config if half else _fp32(config))
-    load_checkpoint_strict(model, read_state_dict(record.file), record.file)
+    load_checkpoint_strict(model, read_state_dict(path), path)
     if half:
         model.convert_to_fp16()
     return model, released_diffusion(record)
@@ -209,10 +253,10 @@ def load_gd_unet(record: ReleasedCheckpoint, device: str) -> tuple[UNet, Diffusi
 
 def load_gd_classifier(record: ReleasedCheckpoint, device: str) -> NoisyClassifier:
     """The released noisy classifier of a gd-classifier record."""
+    path = verified_file(record)
     config = classifier_config_from_flags(dict(record.flags))
     half = config.dtype is not Precision.FP32 and str(device).startswith("cuda")
     model = NoisyClassifier(config if half else _fp32(config))
-    path = record.file
     load_checkpoint_strict(model, read_state_dict(path), path)
     if half:
         model.convert_to_fp16()

@@ -8,7 +8,6 @@ order. Table cells are `Slot`s pointing at the evaluation stage that fills them.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from benchmark.paper import GUIDANCE_ARCH, TABLE1, TABLE2, TABLE3, ArchSetting, 
 from reports.render import MANIFEST_NAME
 from runners import checkpointing as ckpt
 from runners.config import AnyRunConfig, ClassifierRunConfig, RunKind, SampleConfig
+from runners.gd_checkpoint import published_run_dir
 from runners.presets import (
     GuidanceSource,
     Preset,
@@ -80,25 +80,20 @@ class TrainStage:
 
 @dataclass(frozen=True)
 class LoadStage:
-    """Use a released checkpoint instead of training: download (or find) it and make a pseudo run directory."""
+    """Use a released checkpoint instead of training: download (or find) it and make its run directory.
+
+    The directory is named by the checkpoint's published URL and flags (runners.config.released_identity), so it
+    is known when the plan is built; the file's sha256 is recorded in its config.json when it is made.
+    """
 
     key: str
     model: ReleasedModel
     kind: RunKind  # GD_CHECKPOINT (a diffusion model) or GD_CLASSIFIER
     checkpoint_dir: Path
-    record: Path  # <out>/released/<name>.json, written once the pseudo run exists: {"run_dir", "sha256", ...}
-
-    def run_dir(self) -> Path | None:
-        if not self.record.is_file():
-            return None
-        try:
-            return Path(json.loads(self.record.read_text(encoding="utf-8"))["run_dir"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+    run_dir: Path
 
     def status(self) -> str:
-        run_dir = self.run_dir()
-        return "done" if run_dir is not None and RunDir(run_dir).exists() else "pending"
+        return "done" if RunDir(self.run_dir).exists() else "pending"
 
 
 @dataclass(frozen=True)
@@ -109,14 +104,12 @@ class SampleStage:
     model: str  # key of the TrainStage / LoadStage
     config: SampleConfig
     classifier: str | None  # key of the classifier's stage (guided sampling)
-    run_dir: Path | None  # None until a LoadStage has run
+    run_dir: Path  # the model's run directory
 
-    def sample_dir(self) -> Path | None:
-        return None if self.run_dir is None else RunDir(self.run_dir).sample_dir(sample_tag(self.config)).path
+    def sample_dir(self) -> Path:
+        return RunDir(self.run_dir).sample_dir(sample_tag(self.config)).path
 
     def status(self) -> str:
-        if self.run_dir is None:
-            return "pending"
         d = RunDir(self.run_dir).sample_dir(sample_tag(self.config))
         if d.record.is_file():
             return "done"
@@ -133,10 +126,10 @@ class EvalStage:
     reference: str  # key of the ReferenceStage
     extractor: str
     bootstrap: int
-    metrics_path: Path | None
+    metrics_path: Path
 
     def status(self) -> str:
-        return "done" if self.metrics_path is not None and self.metrics_path.is_file() else "pending"
+        return "done" if self.metrics_path.is_file() else "pending"
 
 
 Stage = ReferenceStage | TrainStage | LoadStage | SampleStage | EvalStage
@@ -257,13 +250,13 @@ def _train_stage(config: AnyRunConfig, out: Path) -> TrainStage:
 
 def _sample_and_eval(b: _Builder, model: TrainStage | LoadStage, config: SampleConfig, classifier: str | None,
                      ref: ReferenceStage, preset: Preset, user: str) -> str:  # fmt: skip
-    run_dir = model.run_dir if isinstance(model, TrainStage) else model.run_dir()
-    name = run_dir.name if run_dir is not None else model.key.split(":", 1)[1]
+    run_dir = model.run_dir
+    name = run_dir.name
     tag = sample_tag(config)
     sample = SampleStage(key=f"sample:{name}/{tag}", model=model.key, config=config, classifier=classifier,
                          run_dir=run_dir)  # fmt: skip
     b.add(sample, user)
-    metrics = None if run_dir is None else RunDir(run_dir).metrics(tag)
+    metrics = RunDir(run_dir).metrics(tag)
     ev = EvalStage(key=f"eval:{name}/{tag}", sample=sample.key, reference=ref.key,
                    extractor=preset.evaluation.extractor, bootstrap=preset.evaluation.bootstrap,
                    metrics_path=metrics)  # fmt: skip
@@ -386,12 +379,10 @@ def _released_guidance(b: _Builder, preset: Preset, out: Path, seed: int, checkp
     loads = {}
     for role, model in (("classifier", released.classifier), ("cond", released.cond), ("uncond", released.uncond)):
         kind = RunKind.GD_CLASSIFIER if role == "classifier" else RunKind.GD_CHECKPOINT
-        stage = LoadStage(key=f"load:{model.name}", model=model, kind=kind, checkpoint_dir=ckdir,
-                          record=out / RELEASED_DIR / f"{model.name}.json")  # fmt: skip
-        loads[role] = stage
-        b.add(stage, "guidance")
-    clf_dir = loads["classifier"].run_dir()
-    clf_path = str(clf_dir) if clf_dir is not None else f"{out / RELEASED_DIR}/pending-{released.classifier.name}"
+        run_dir = published_run_dir(model.name, model.filename, kind, out).path
+        loads[role] = LoadStage(key=f"load:{model.name}", model=model, kind=kind, checkpoint_dir=ckdir, run_dir=run_dir)
+        b.add(loads[role], "guidance")
+    clf_path = str(loads["classifier"].run_dir)
     for cond in (False, True):
         model = loads["cond" if cond else "uncond"]
         for scale in (None, *preset.guidance.scales):
@@ -448,12 +439,11 @@ def manifest(p: Plan) -> dict[str, Any]:
         sample = p.stage(ev.sample)
         assert isinstance(sample, SampleStage)
         model = p.stage(sample.model)
-        metrics = None if ev.metrics_path is None else _relative(ev.metrics_path, p.out)
-        sample_dir = sample.sample_dir()
+        metrics = _relative(ev.metrics_path, p.out)
         slots.append({
             "table": slot.table, "row": slot.row, "column": slot.column, "seed": slot.seed,
             "metrics": metrics,
-            "samples": None if sample_dir is None else _relative(sample_dir, p.out),
+            "samples": _relative(sample.sample_dir(), p.out),
             "run": model.key.split(":", 1)[1],
             "run_hash": model.hash if isinstance(model, TrainStage) else None,
             "sample_tag": sample_tag(sample.config),

@@ -8,7 +8,6 @@ reference building, downloads, evaluation and the report run on rank 0 between b
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -22,14 +21,10 @@ from benchmark.errors import InputError
 from benchmark.io.atomic import write_json_atomic
 from benchmark.progress import QuietReporter, Reporter
 from reports.render import MANIFEST_NAME, render_report
-from runners.config import ClassifierRunConfig, RunKind
+from runners.config import ClassifierRunConfig, ReleasedCheckpoint
 from runners.plan import EvalStage, LoadStage, Plan, ReferenceStage, SampleStage, Stage, TrainStage, manifest, plan
 from runners.presets import Preset
 from runners.rundir import RunDir, sample_tag
-
-#: Diffusion flags of the released 256x256 models (guided-diffusion README: linear schedule, 1000 steps).
-RELEASED_DIFFUSION_FLAGS = {"learn_sigma": True, "diffusion_steps": 1000, "noise_schedule": "linear"}
-
 
 @dataclass(frozen=True)
 class ReproduceOptions:
@@ -130,45 +125,23 @@ def _run_reference(stage: ReferenceStage, preset: Preset, device: str, reporter:
     build_reference(dataset, extractor, stage.path, num_images=preset.evaluation.reference_images, log=reporter.log)
 
 
-def _run_load(stage: LoadStage, out: Path, reporter: Reporter) -> Path:
-    from benchmark.models.released import released_models
-    from benchmark.io.atomic import sha256_file
+def _run_load(stage: LoadStage, reporter: Reporter) -> None:
     from benchmark.io.download import RemoteFile, download
-    from runners.gd_checkpoint import prepare_gd_classifier_run, prepare_gd_model_run
+    from benchmark.models.released import released_models
+    from runners.gd_checkpoint import prepare_published_run
 
-    existing = stage.run_dir()
-    if existing is not None and RunDir(existing).exists():
-        return existing
-    entry = released_models()[stage.model.name]
+    if RunDir(stage.run_dir).exists():
+        return
     checkpoint = stage.checkpoint_dir / stage.model.filename
-    downloaded = False
     if not checkpoint.is_file():
-        reporter.log(f"downloading {entry['url']}")
-        checkpoint = download(RemoteFile(entry["url"], stage.model.filename), stage.checkpoint_dir)
-        downloaded = True
-    flags = {**entry["flags"], **RELEASED_DIFFUSION_FLAGS}
-    if stage.kind is RunKind.GD_CLASSIFIER:
-        flags = {k: v for k, v in flags.items() if k != "learn_sigma"}
-        run_dir = prepare_gd_classifier_run(checkpoint, json.dumps(flags), out)
-    else:
-        run_dir = prepare_gd_model_run(checkpoint, json.dumps(flags), out)
-    write_json_atomic(stage.record, {
-        "name": stage.model.name, "url": entry["url"], "checkpoint": str(checkpoint), "sha256": sha256_file(checkpoint),
-        "downloaded_here": downloaded, "run_dir": str(run_dir),
-        "note": "no checksums are published for the released checkpoints; this sha256 was recorded on first use",
-    })  # fmt: skip
-    return run_dir
-
-
-def _model_dir(p: Plan, key: str) -> Path:
-    stage = p.stage(key)
-    if isinstance(stage, TrainStage):
-        return stage.run_dir
-    assert isinstance(stage, LoadStage)
-    run_dir = stage.run_dir()
-    if run_dir is None:
-        raise InputError(f"released model {stage.model.name} has not been prepared", stage.record)
-    return run_dir
+        url = released_models()[stage.model.name]["url"]
+        reporter.log(f"downloading {url}")
+        checkpoint = download(RemoteFile(url, stage.model.filename), stage.checkpoint_dir)
+    run = prepare_published_run(stage.model.name, checkpoint, stage.kind, stage.run_dir.parent.parent)
+    assert run.path == stage.run_dir, (run.path, stage.run_dir)
+    record = run.config
+    assert isinstance(record, ReleasedCheckpoint)
+    reporter.log(f"{stage.model.name}: sha256 {record.sha256} recorded in {run.config_path}")
 
 
 def _run_stage(p: Plan, stage: Stage, options: ReproduceOptions, world: World, reporter: Reporter) -> None:
@@ -177,7 +150,7 @@ def _run_stage(p: Plan, stage: Stage, options: ReproduceOptions, world: World, r
             _run_reference(stage, p.preset, options.device, reporter)
     elif isinstance(stage, LoadStage):
         if world.is_main:
-            _run_load(stage, p.out, reporter)
+            _run_load(stage, reporter)
     elif isinstance(stage, TrainStage):
         if isinstance(stage.config, ClassifierRunConfig):
             from runners.train_classifier import train_classifier
@@ -190,17 +163,14 @@ def _run_stage(p: Plan, stage: Stage, options: ReproduceOptions, world: World, r
     elif isinstance(stage, SampleStage):
         from runners.sample import sample
 
-        config = stage.config
-        if stage.classifier is not None:
-            config = dataclasses.replace(config, classifier_run=str(_model_dir(p, stage.classifier)))
-        sample(_model_dir(p, stage.model), config, options.device, reporter)
+        sample(stage.run_dir, stage.config, options.device, reporter)
     elif isinstance(stage, EvalStage):
         if world.is_main:
             from runners.evaluate_run import evaluate_run_archive
 
             sample_stage = p.stage(stage.sample)
             assert isinstance(sample_stage, SampleStage)
-            run_dir = _model_dir(p, sample_stage.model)
+            run_dir = sample_stage.run_dir
             sample_dir = RunDir(run_dir).sample_dir(sample_tag(sample_stage.config))
             archives = sample_dir.archives()
             if not archives:
@@ -247,22 +217,8 @@ def reproduce(
     ran: list[str] = []
     timings: dict[str, float] = {}
     with _display(rich_display and world.is_main, total, reporter if world.is_main else QuietReporter()) as (rep, bar):
-        # References and released checkpoints first: loading fixes the run directories of released models.
-        first = [s for s in p.stages if isinstance(s, (ReferenceStage, LoadStage))]
-        for stage in first:
-            if stage.status() != "done":
-                rep.log(f"[{len(ran) + 1}/{len(pending)}] {stage.key}")
-                timings[stage.key] = _timed(p, stage, options, world, rep)
-                ran.append(stage.key)
-                if bar is not None:
-                    bar.advance_plan(stage_cost(stage))
-        if any(isinstance(s, LoadStage) for s in first):
-            p = plan(preset, tables, seeds, out, data, checkpoint_dir)
-            if world.is_main:
-                write_manifest(p)
-            barrier(world)
         for stage in p.stages:
-            if isinstance(stage, (ReferenceStage, LoadStage)) or stage.status() == "done":
+            if stage.status() == "done":
                 continue
             rep.log(f"[{len(ran) + 1}/{len(pending)}] {stage.key}")
             timings[stage.key] = _timed(p, stage, options, world, rep)

@@ -25,6 +25,7 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,15 @@ from benchmark.errors import InputError
 from benchmark.io.json_input import read_json_object
 from benchmark.io.atomic import write_json_atomic, write_text_atomic
 from benchmark.models.config import Precision
-from runners.config import ClassifierRunConfig, ReleasedCheckpoint, RunRecord, SampleConfig, run_record_from_dict
+from runners.config import (
+    ClassifierRunConfig,
+    ReleasedCheckpoint,
+    RunKind,
+    RunRecord,
+    SampleConfig,
+    released_identity,
+    run_record_from_dict,
+)
 
 RUNS_DIR = "runs"
 CONFIG_NAME = "config.json"
@@ -83,11 +92,15 @@ def _net_label(cfg: Any) -> list[str]:
     return parts
 
 
+def _released_slug(name: str) -> str:
+    return "gd-" + "".join(c if c.isalnum() else "-" for c in Path(name).stem.lower())[:40]
+
+
 def slug(config: RunRecord) -> str:
     """Readable prefix of the run directory, e.g. fmnist16-ch16-d2-h1-attn8-updown-cond (lowercase [a-z0-9_-]);
     gd-<file stem> for a released checkpoint."""
     if isinstance(config, ReleasedCheckpoint):
-        return "gd-" + "".join(c if c.isalnum() else "-" for c in Path(config.name).stem.lower())[:40]
+        return _released_slug(config.name)
     t = config.train
     if isinstance(config, ClassifierRunConfig):
         parts = ["clf", _dataset_label(t.dataset, t.resolution), *_net_label(config.classifier), config.classifier.pool.value]
@@ -195,6 +208,13 @@ class RunDir:
     def for_record(cls, config: RunRecord, out_root: str | Path) -> RunDir:
         """The content-addressed directory of `config`: `<out_root>/runs/<slug>-<hash10>`."""
         return cls(Path(out_root) / RUNS_DIR / f"{slug(config)}-{config_hash(config)}")
+
+    @classmethod
+    def for_published(cls, kind: RunKind, filename: str, url: str, flags: Mapping[str, Any],
+                      out_root: str | Path) -> RunDir:  # fmt: skip
+        """The directory a published checkpoint's run has, known before its file is fetched (`released_identity`)."""
+        digest = config_hash(released_identity(kind, flags, sha256=None, url=url))
+        return cls(Path(out_root) / RUNS_DIR / f"{_released_slug(filename)}-{digest}")
 
     @property
     def name(self) -> str:

@@ -187,11 +187,12 @@ def test_progress_display_tracks_the_plan_and_nested_tasks() -> None:
         reporter.log("a message")
 
 
-def test_released_checkpoints_become_pseudo_runs_with_recorded_sha256(tmp_path: Path, monkeypatch) -> None:
+def test_released_checkpoints_have_their_run_directories_before_they_are_fetched(tmp_path: Path, monkeypatch) -> None:
     import hashlib
 
     from benchmark.progress import QuietReporter
     from runners import gd_checkpoint
+    from runners.config import ReleasedCheckpoint
     from runners.reproduce import _run_load
 
     ckdir = tmp_path / "checkpoints"
@@ -202,20 +203,28 @@ def test_released_checkpoints_become_pseudo_runs_with_recorded_sha256(tmp_path: 
     monkeypatch.setattr(gd_checkpoint, "check_checkpoint_fits", lambda make, checkpoint: None)
     out = tmp_path / "out"
     p = plan(PAPER, ("guidance",), 1, out, dataset="/data/in128", checkpoint_dir=ckdir)
-    loads = [s for s in p.stages if isinstance(s, LoadStage)]
-    assert all(s.status() == "pending" for s in loads)
-    for stage in loads:
-        run_dir = _run_load(stage, p.out, QuietReporter())
-        record = json.loads(stage.record.read_text())
-        assert record["sha256"] == hashlib.sha256(stage.model.filename.encode()).hexdigest()
-        assert "no checksums are published" in record["note"] and not record["downloaded_here"]
-        assert json.loads((run_dir / "config.json").read_text())["checkpoint"]["sha256"] == record["sha256"]
-    again = plan(PAPER, ("guidance",), 1, out, dataset="/data/in128", checkpoint_dir=ckdir)
-    assert all(s.status() == "done" for s in again.stages if isinstance(s, LoadStage))
-    guided = [s for s in again.stages if isinstance(s, SampleStage) and s.config.guidance_scale]
-    clf_dir = next(s for s in again.stages if isinstance(s, LoadStage) and s.kind is RunKind.GD_CLASSIFIER).run_dir()
+    loads = {s.kind: s for s in p.stages if isinstance(s, LoadStage)}
+    assert all(s.status() == "pending" for s in loads.values())
+    # The plan names every directory up front: no placeholder, the guided samples name the classifier's run.
+    clf_dir = loads[RunKind.GD_CLASSIFIER].run_dir
+    guided = [s for s in p.stages if isinstance(s, SampleStage) and s.config.guidance_scale]
     assert guided and all(s.config.classifier_run == str(clf_dir) for s in guided)
-    assert all(s.run_dir is not None and s.run_dir.name.startswith("gd-") for s in guided)
+    assert "pending" not in str(clf_dir) and clf_dir.parent == out / "runs" and clf_dir.name.startswith("gd-256x256-")
+    for stage in p.stages:
+        if isinstance(stage, LoadStage):
+            _run_load(stage, QuietReporter())
+            record = ReleasedCheckpoint.from_dict(json.loads((stage.run_dir / "config.json").read_text()))
+            assert record.sha256 == hashlib.sha256(stage.model.filename.encode()).hexdigest()
+            assert record.url is not None and record.url.endswith("/" + stage.model.filename)
+    again = plan(PAPER, ("guidance",), 1, out, dataset="/data/in128", checkpoint_dir=ckdir)
+    assert [s.key for s in again.stages] == [s.key for s in p.stages]
+    assert all(s.status() == "done" for s in again.stages if isinstance(s, LoadStage))
+    # A checkpoint file replaced after its run directory was made is refused at load, naming the file.
+    (ckdir / "256x256_classifier.pt").write_bytes(b"other weights")
+    record = ReleasedCheckpoint.from_dict(json.loads((clf_dir / "config.json").read_text()))
+    with pytest.raises(InputError, match="changed since its run directory was made") as err:
+        gd_checkpoint.load_gd_classifier(record, "cpu")
+    assert "256x256_classifier.pt" in str(err.value)
 
 
 def test_smoke_plan_keeps_the_run_directories_of_earlier_versions() -> None:
