@@ -18,6 +18,7 @@ from typing import Any
 from benchmark.errors import InputError
 from benchmark.evaluation.selection import MetricSelection
 from benchmark.io.atomic import write_json_atomic
+from benchmark.io.json_input import read_json_object
 from benchmark.progress import QuietReporter, Reporter
 from runners.rundir import RunDir, SampleDir
 
@@ -31,6 +32,22 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _sample_record(archive: Path, archive_sha256: str) -> dict[str, Any]:
+    """The archive's sample.json (its sampling provenance), checked to describe these bytes; {} when there is none.
+
+    One that cannot be read, or that names another archive's sha256, is an InputError: the metrics file would
+    otherwise carry the wrong settings, or none, beside its numbers."""
+    path = SampleDir(archive.parent).record
+    if not path.exists():
+        return {}
+    data = read_json_object(path, "sample record")
+    recorded = data.get("sha256")
+    if recorded is not None and recorded != archive_sha256:
+        raise InputError(f"sample record describes another archive (sha256 {str(recorded)[:12]}..., "
+                         f"{archive.name} has {archive_sha256[:12]}...); resample or remove it", path)  # fmt: skip
+    return data
 
 
 def _matches(existing: dict[str, Any], sample_sha256: str, ref_sha256: str, extractor_name: str, backend: str,
@@ -89,6 +106,7 @@ def evaluate_run_archive(
     existing = _read_json(out_path) if out_path.exists() else None
     # Hashed once: the up-to-date check and, when it fails, the evaluation use the same digests.
     hashes = archive_sha256(ref, reporter), archive_sha256(archive, reporter)
+    sample_json = _sample_record(archive, hashes[1])
     if existing is not None and _matches(existing, hashes[1], hashes[0], extractor_name, backend, bootstrap,
                                          selection):  # fmt: skip
         reporter.log(f"{out_path} is up to date")
@@ -102,7 +120,6 @@ def evaluate_run_archive(
     )
     evaluation = build_evaluator(options).evaluate(ref, archive, reporter, hashes=hashes)
 
-    sample_json = _read_json(SampleDir(archive.parent).record) or {}
     result = {
         **evaluation.to_dict(),
         "run": {"dir": str(run.path), "hash": run.hash, "config": run_config},

@@ -158,3 +158,18 @@ def test_an_archive_changed_under_the_same_crc_is_evaluated_again(run_with_archi
     assert again[changed]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest() != first[changed]["sha256"]
     assert again["fid"] != first["fid"]
     assert json.loads((run / "metrics" / f"{tag}.json").read_text()) == json.loads(json.dumps(again))
+
+
+@pytest.mark.parametrize("record", ["{not json", '["a list"]', "other-sha"])
+def test_a_sample_record_that_is_unreadable_or_names_another_archive_is_refused(run_with_archive, record):
+    _, run, archive, ref, sample_config = run_with_archive
+    path = archive.parent / "sample.json"
+    if record == "other-sha":
+        data = json.loads(path.read_text())
+        path.write_text(json.dumps({**data, "sha256": "0" * 64}))
+    else:
+        path.write_text(record)
+    with pytest.raises(InputError) as err:
+        evaluate_run_archive(run, archive, ref, EXTRACTOR, sample_tag(sample_config))
+    assert "sample.json" in str(err.value)
+    assert not RunDir(run).metrics(sample_tag(sample_config)).exists()  # nothing written: wrong or no provenance
