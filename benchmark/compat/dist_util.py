@@ -10,6 +10,7 @@ every rank instead of broadcasting bytes over MPI.
 
 from __future__ import annotations
 
+import atexit
 import pickle
 from collections.abc import Iterable
 from pathlib import Path
@@ -36,6 +37,14 @@ def setup_dist() -> None:
         dist.init_process_group(backend=backend, init_method="env://")
     else:
         dist.init_process_group(backend=backend, store=dist.HashStore(), rank=0, world_size=1)
+    # The reference scripts never destroy the group; a gloo group left alive at interpreter exit can abort the
+    # process ("terminate called without an active exception"), so it is destroyed at exit here.
+    atexit.register(_destroy)
+
+
+def _destroy() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def dev() -> torch.device:
