@@ -2,8 +2,8 @@
 
 The flags keep the reference scripts' names, defaults and string formats (`attention_resolutions="32,16,8"` in
 pixels, `channel_mult=""` for the image-size default); `released_configs.json` lists the released checkpoints
-with the flags that build them. `benchmark.compat` (the drop-in guided-diffusion API) and the runners both
-translate through this module, so a flag means one thing everywhere.
+with the flags that build them. `benchmark.compat.guided_diffusion` (the drop-in guided-diffusion API) and the
+runners both translate through this module, so a flag means one thing everywhere.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def _plain_ddim(diffusion, model, x_T: torch.Tensor) -> torch.Tensor:
 def run(quick: bool) -> list[PerfRow]:
     """DDIM sampling images/s with the ADM UNet (tiny config) and per-step sampler overhead with a no-op model."""
     from benchmark.diffusion import DiffusionConfig, GaussianDiffusion, SampleRNG, ddim_sample_loop
-    from benchmark.compat.gd_diffusion import create_gaussian_diffusion
+    from benchmark.compat.guided_diffusion.script_util import create_gaussian_diffusion
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     steps = "ddim10" if quick else "ddim25"

@@ -11,7 +11,7 @@ import torch
 from click.testing import CliRunner
 
 from benchmark.cli import main
-from benchmark.compat import gd_models
+from benchmark.compat.guided_diffusion import script_util
 from tests.runners.conftest import tiny_run_dict
 
 SYS = Path("/sys/admbench-unwritable")  # sysfs refuses new entries, even to root
@@ -25,7 +25,7 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     config = d / "tiny.json"
     config.write_text(json.dumps(tiny_run_dict(d / "tiny.npz", milestones=[1])))
     torch.manual_seed(0)
-    model = gd_models.create_model(8, 32, 1, channel_mult="1,2", learn_sigma=True, attention_resolutions="4",
+    model = script_util.create_model(8, 32, 1, channel_mult="1,2", learn_sigma=True, attention_resolutions="4",
                                    num_heads=1, use_scale_shift_norm=True)  # fmt: skip
     torch.save(model.state_dict(), d / "released.pt")
     regular = d / "a-file"

@@ -1,5 +1,5 @@
 """A guided-diffusion style sampling script (image_sample.py / classifier_sample.py shape) that imports only from
-benchmark.compat. Run as a program by the tests; not collected by pytest.
+benchmark.compat.guided_diffusion. Run as a program by the tests; not collected by pytest.
 
 Without --classifier_path it samples like image_sample.py (labels only when --class_cond True); with it, like
 classifier_sample.py (a random label per sample, guided by the classifier's log-probability gradient).
@@ -13,8 +13,8 @@ import torch as th
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from benchmark.compat import dist_util, logger
-from benchmark.compat.guided_diffusion import (
+from benchmark.compat.guided_diffusion import dist_util, logger
+from benchmark.compat.guided_diffusion.script_util import (
     NUM_CLASSES,
     add_dict_to_argparser,
     args_to_dict,

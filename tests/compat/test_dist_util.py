@@ -1,4 +1,4 @@
-"""benchmark.compat.dist_util: checkpoint loading and a two-process torchrun group (the one-process group is
+"""benchmark.compat.guided_diffusion.dist_util: checkpoint loading and a two-process torchrun group (the one-process group is
 exercised by every run of tests/compat/gd_sample_script.py)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmark.compat import dist_util
+from benchmark.compat.guided_diffusion import dist_util
 from benchmark.errors import InputError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,7 +64,7 @@ _PROGRAM = textwrap.dedent(
     import json, sys
     import torch
     import torch.distributed as dist
-    from benchmark.compat import dist_util, logger
+    from benchmark.compat.guided_diffusion import dist_util, logger
 
     dist_util.setup_dist()
     dist_util.setup_dist()  # a second call keeps the group

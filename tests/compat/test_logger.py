@@ -1,4 +1,4 @@
-"""benchmark.compat.logger: the reference logger's files, averaging, levels, directory and format selection."""
+"""benchmark.compat.guided_diffusion.logger: the reference logger's files, averaging, levels, directory and format selection."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.compat import logger
+from benchmark.compat.guided_diffusion import logger
 from benchmark.errors import InputError
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.compat.script_util import (
+from benchmark.compat.guided_diffusion.script_util import (
     classifier_defaults,
     create_classifier,
     create_model_and_diffusion,

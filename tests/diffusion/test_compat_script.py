@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from benchmark.compat.gd_diffusion import create_gaussian_diffusion, create_named_schedule_sampler
+from benchmark.compat.guided_diffusion.resample import create_named_schedule_sampler
+from benchmark.compat.guided_diffusion.script_util import create_gaussian_diffusion
 from benchmark.errors import InputError
 from benchmark.models import NoisyClassifier, UNet
 from benchmark.models.config import ClassifierConfig, UNetConfig

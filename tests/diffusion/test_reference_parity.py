@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.compat import gd_diffusion as gdc
+from benchmark.compat.guided_diffusion import gaussian_diffusion as gdc_gd, resample as gdc_resample, respace as gdc_respace, script_util as gdc_script
 from benchmark.diffusion import DiffusionConfig, GaussianDiffusion, LossType, MeanType, Schedule, VarianceType
 from benchmark.diffusion.schedules import named_betas, respaced_betas, space_timesteps
 
@@ -31,14 +31,14 @@ def _close(ours: torch.Tensor | np.ndarray, ref: np.ndarray, dtype: torch.dtype,
     np.testing.assert_allclose(ours_np, ref, err_msg=what, **TOL[dtype])
 
 
-def _compat(case: dict) -> gdc.SpacedDiffusion:
-    betas = gdc.get_named_beta_schedule(case["schedule"], case["steps"])
-    return gdc.SpacedDiffusion(
-        gdc.space_timesteps(case["steps"], case["respacing"] or [case["steps"]]),
+def _compat(case: dict) -> gdc_respace.SpacedDiffusion:
+    betas = gdc_gd.get_named_beta_schedule(case["schedule"], case["steps"])
+    return gdc_respace.SpacedDiffusion(
+        gdc_respace.space_timesteps(case["steps"], case["respacing"] or [case["steps"]]),
         betas=betas,
-        model_mean_type=gdc.ModelMeanType[case["mean"]],
-        model_var_type=gdc.ModelVarType[case["var"]],
-        loss_type=gdc.LossType[case["loss"]],
+        model_mean_type=gdc_gd.ModelMeanType[case["mean"]],
+        model_var_type=gdc_gd.ModelVarType[case["var"]],
+        loss_type=gdc_gd.LossType[case["loss"]],
         rescale_timesteps=case["rescale"],
     )
 
@@ -63,7 +63,7 @@ def test_schedules_and_respacing_match_reference():
         steps = int(steps_s)
         kept = space_timesteps(steps, spec)
         np.testing.assert_array_equal(kept, SCHED[f"respace{i}_timesteps"], err_msg=spec)
-        assert sorted(gdc.space_timesteps(steps, spec)) == list(SCHED[f"respace{i}_timesteps"])
+        assert sorted(gdc_respace.space_timesteps(steps, spec)) == list(SCHED[f"respace{i}_timesteps"])
         ours = respaced_betas(named_betas(Schedule.COSINE, steps), kept)
         np.testing.assert_array_equal(ours, SCHED[f"respace{i}_cosine_betas"])
         i += 1
@@ -164,7 +164,7 @@ def test_create_gaussian_diffusion_flags_match_reference():
              dict(rescale_learned_sigmas=True, learn_sigma=True, rescale_timesteps=True, timestep_respacing="25",
                   steps=100)]
     for i, f in enumerate(flags):
-        d = gdc.create_gaussian_diffusion(**f)
+        d = gdc_script.create_gaussian_diffusion(**f)
         np.testing.assert_array_equal(d.betas, F32[f"flags{i}__betas"])
         assert list(d.timestep_map) == F32[f"flags{i}__map"].tolist()
         assert [d.model_mean_type.name, d.model_var_type.name, d.loss_type.name] == F32[f"flags{i}__types"].tolist()
@@ -173,7 +173,7 @@ def test_create_gaussian_diffusion_flags_match_reference():
 
 def test_loss_second_moment_resampler_matches_reference():
     diff = _compat(CASES["A"])
-    s = gdc.LossSecondMomentResampler(diff, history_per_term=3, uniform_prob=0.01)
+    s = gdc_resample.LossSecondMomentResampler(diff, history_per_term=3, uniform_prob=0.01)
     rng = np.random.default_rng(5)
     for _ in range(6):
         ts = rng.integers(0, diff.num_timesteps, size=7)

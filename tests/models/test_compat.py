@@ -8,8 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from benchmark.compat import gd_models
+from benchmark.compat.guided_diffusion import script_util
 from benchmark.errors import InputError
+from benchmark.models.released import unet_config_from_flags
 from benchmark.models import AttentionOrder, NoisyClassifier, NormType, Pooling, Precision, SuperResUNet, UNet
 
 # guided_diffusion/script_util.py create_model keyword defaults (reference 22e0df8).
@@ -27,18 +28,18 @@ REFERENCE_CREATE_CLASSIFIER = [
 
 
 def test_create_model_signature_matches_reference() -> None:
-    params = inspect.signature(gd_models.create_model).parameters
+    params = inspect.signature(script_util.create_model).parameters
     assert [(p.name, p.default) for p in params.values()] == REFERENCE_CREATE_MODEL
 
 
 def test_create_classifier_signature_matches_reference() -> None:
-    params = inspect.signature(gd_models.create_classifier).parameters
+    params = inspect.signature(script_util.create_classifier).parameters
     assert list(params) == REFERENCE_CREATE_CLASSIFIER
     assert all(p.default is inspect.Parameter.empty for p in params.values())
 
 
 def test_flag_translation() -> None:
-    cfg = gd_models.unet_config_from_flags(
+    cfg = unet_config_from_flags(
         128, 160, 2, attention_resolutions="32,16,8", num_heads=4, use_scale_shift_norm=True, class_cond=True,
         learn_sigma=True, use_new_attention_order=True, use_fp16=True, resblock_updown=True,
     )  # fmt: skip
@@ -47,30 +48,30 @@ def test_flag_translation() -> None:
     assert cfg.num_head_channels is None and cfg.num_heads_upsample is None
     assert cfg.norm is NormType.ADAGN and cfg.attention_order is AttentionOrder.NEW
     assert cfg.num_classes == 1000 and cfg.model_out_channels == 6 and cfg.dtype is Precision.FP16
-    plain = gd_models.unet_config_from_flags(64, 64, 1, channel_mult="1,2,2")
+    plain = unet_config_from_flags(64, 64, 1, channel_mult="1,2,2")
     assert plain.channel_mult == (1, 2, 2) and plain.norm is NormType.ADDITION_GROUPNORM
     assert plain.attention_resolutions == (16,) and plain.num_heads == 1 and plain.model_out_channels == 3
 
 
 def test_unsupported_image_size_without_channel_mult() -> None:
     with pytest.raises(ValueError, match="unsupported image size: 32"):
-        gd_models.create_model(32, 64, 1)
+        script_util.create_model(32, 64, 1)
     with pytest.raises(InputError, match="channel_mult must be comma-separated integers"):
-        gd_models.create_model(64, 64, 1, channel_mult="1,x")
+        script_util.create_model(64, 64, 1, channel_mult="1,x")
 
 
 def test_returns_native_modules() -> None:
     with torch.device("meta"):
-        assert isinstance(gd_models.create_model(64, 64, 1, channel_mult="1,2", attention_resolutions="32"), UNet)
-        clf = gd_models.create_classifier(64, False, 64, 1, "32,16,8", True, True, "attention")
+        assert isinstance(script_util.create_model(64, 64, 1, channel_mult="1,2", attention_resolutions="32"), UNet)
+        clf = script_util.create_classifier(64, False, 64, 1, "32,16,8", True, True, "attention")
         assert isinstance(clf, NoisyClassifier) and clf.config.pool is Pooling.ATTENTION
         assert clf.config.num_head_channels == 64 and clf.config.num_classes == 1000
-        sr = gd_models.sr_create_model(256, 64, 64, 1, True, False, False, "32", 1, -1, -1, True, 0.0, True, False)
+        sr = script_util.sr_create_model(256, 64, 64, 1, True, False, False, "32", 1, -1, -1, True, 0.0, True, False)
         assert isinstance(sr, SuperResUNet) and sr.config.channel_mult == (1, 1, 2, 2, 4, 4)
     with pytest.raises(InputError, match="classifier_pool must be one of"):
-        gd_models.create_classifier(64, False, 64, 1, "32", True, True, "max")
+        script_util.create_classifier(64, False, 64, 1, "32", True, True, "max")
     with pytest.raises(InputError, match="unknown released model"):
-        gd_models.create_released("64x64_diffusion_v2")
+        script_util.create_released("64x64_diffusion_v2")
 
 
 def _conv_and_other_dtypes(model: nn.Module) -> tuple[set[torch.dtype], set[torch.dtype]]:
@@ -86,7 +87,7 @@ def _conv_and_other_dtypes(model: nn.Module) -> tuple[set[torch.dtype], set[torc
 
 
 def test_use_fp16_follows_reference_convert_module_to_f16() -> None:
-    model = gd_models.create_model(32 * 2, 32, 1, channel_mult="1,2", attention_resolutions="32", use_fp16=True)
+    model = script_util.create_model(32 * 2, 32, 1, channel_mult="1,2", attention_resolutions="32", use_fp16=True)
     assert model.dtype == torch.float16
     assert _conv_and_other_dtypes(model) == ({torch.float32}, {torch.float32})  # weights stay fp32 until asked
     model.convert_to_fp16()
@@ -99,4 +100,4 @@ def test_use_fp16_follows_reference_convert_module_to_f16() -> None:
 def test_attention_resolution_absent_from_network_is_refused() -> None:
     # The reference silently builds no attention there; the drop-in refuses the typo instead.
     with pytest.raises(InputError, match="attention resolution 16 px is not in the network"):
-        gd_models.create_model(64, 64, 1, channel_mult="1,2")
+        script_util.create_model(64, 64, 1, channel_mult="1,2")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmark.compat.gd_models import create_released, released_models
+from benchmark.compat.guided_diffusion.script_util import create_released, released_models
 
 TABLES = Path(__file__).parent.parent / "data" / "released_state_dict_keys"
 

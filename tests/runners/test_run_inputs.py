@@ -16,7 +16,7 @@ import torch
 from click.testing import CliRunner
 
 from benchmark.cli import main
-from benchmark.compat import gd_models
+from benchmark.compat.guided_diffusion import script_util
 from runners import checkpointing
 from runners.config import run_config_from_dict
 from runners.plan import TrainStage
@@ -86,7 +86,7 @@ def test_train_with_a_bad_dataset_creates_no_run_directory(tiny_npz, tmp_path, d
 @pytest.fixture()
 def released(tmp_path) -> Path:
     torch.manual_seed(0)
-    model = gd_models.create_model(8, 32, 1, channel_mult="1,2", learn_sigma=True, attention_resolutions="4",
+    model = script_util.create_model(8, 32, 1, channel_mult="1,2", learn_sigma=True, attention_resolutions="4",
                                    num_heads=1, use_scale_shift_norm=True)  # fmt: skip
     path = tmp_path / "released.pt"
     torch.save(model.state_dict(), path)

@@ -13,7 +13,7 @@ import torch
 from click.testing import CliRunner
 
 from benchmark.cli import main
-from benchmark.compat import gd_models
+from benchmark.compat.guided_diffusion import script_util
 from benchmark.diffusion.config import DiffusionConfig
 from benchmark.diffusion.gaussian import GaussianDiffusion
 from benchmark.diffusion.respacing import Respacing
@@ -200,7 +200,7 @@ FLAGS = ("--image_size 8 --num_channels 32 --num_res_blocks 1 --channel_mult 1,2
 def test_released_checkpoint_through_the_compatibility_layer(tmp_path):
     # The reference defaults fill the other flags (use_scale_shift_norm True, resblock_updown False, ...).
     torch.manual_seed(0)
-    model = gd_models.create_model(8, 32, 1, channel_mult="1,2", learn_sigma=True, attention_resolutions="4",
+    model = script_util.create_model(8, 32, 1, channel_mult="1,2", learn_sigma=True, attention_resolutions="4",
                                    num_heads=1, use_scale_shift_norm=True)  # fmt: skip
     ckpt_path = tmp_path / "tiny_diffusion.pt"
     torch.save(model.state_dict(), ckpt_path)
@@ -222,9 +222,9 @@ def test_released_checkpoint_through_the_compatibility_layer(tmp_path):
 
 def test_released_classifier_guides_a_released_model(tmp_path):
     torch.manual_seed(1)
-    model = gd_models.create_model(64, 32, 1, channel_mult="1,2", learn_sigma=True, attention_resolutions="32",
+    model = script_util.create_model(64, 32, 1, channel_mult="1,2", learn_sigma=True, attention_resolutions="32",
                                    num_heads=1, use_scale_shift_norm=True, class_cond=True)  # fmt: skip
-    classifier = gd_models.create_classifier(64, False, 64, 1, "32,16,8", True, True, "attention")
+    classifier = script_util.create_classifier(64, False, 64, 1, "32,16,8", True, True, "attention")
     torch.save(model.state_dict(), tmp_path / "model.pt")
     torch.save(classifier.state_dict(), tmp_path / "classifier.pt")
     flags = ("--image_size 64 --num_channels 32 --num_res_blocks 1 --channel_mult 1,2 --attention_resolutions 32 "
@@ -266,7 +266,7 @@ def test_a_sample_command_reads_the_run_config_once(runs, tmp_path, monkeypatch)
 
 def test_a_damaged_released_checkpoint_record_is_one_line_naming_it(tmp_path):
     torch.manual_seed(0)
-    model = gd_models.create_model(8, 32, 1, channel_mult="1,2", learn_sigma=True, attention_resolutions="4",
+    model = script_util.create_model(8, 32, 1, channel_mult="1,2", learn_sigma=True, attention_resolutions="4",
                                    num_heads=1, use_scale_shift_norm=True)  # fmt: skip
     torch.save(model.state_dict(), tmp_path / "tiny.pt")
     run = prepare_gd_model_run(tmp_path / "tiny.pt", FLAGS, tmp_path / "out")
