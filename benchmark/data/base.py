@@ -44,6 +44,25 @@ class ImageDataset(Dataset, abc.ABC):
         return images, np.asarray([label for _, label in items], dtype=np.int64)
 
 
+class InMemoryImageDataset(ImageDataset, abc.ABC):
+    """A dataset whose `images` (uint8 [N, H, W, C]) and `labels` (int64 [N]) arrays are held in memory."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        return self.images[index], int(self.labels[index])
+
+    def read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.images[start:stop], self.labels[start:stop]
+
+    def take(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.images[indices], self.labels[indices]
+
+
 def iter_batches(dataset: ImageDataset, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """All images of `dataset` in index order, as (uint8 NHWC, int64 labels) batches of at most `batch_size`."""
     if batch_size < 1:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark import paths
-from benchmark.data.base import ImageDataset
+from benchmark.data.base import InMemoryImageDataset
 from benchmark.data.idx import decode_idx
 from benchmark.data.transforms import NATIVE_SIZE, prepare_images
 from benchmark.errors import InputError
@@ -167,7 +167,7 @@ def load_split(split: str = "train", allow_download: bool = True) -> tuple[np.nd
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-class FashionMNIST(ImageDataset):
+class FashionMNIST(InMemoryImageDataset):
     """A Fashion-MNIST split held in memory, prepared to `resolution` x `resolution` x `channels` (see transforms)."""
 
     def __init__(
@@ -180,18 +180,6 @@ class FashionMNIST(ImageDataset):
         self.num_classes = NUM_CLASSES
         self.images = prepare_images(raw, resolution, channels)  # N x R x R x C uint8
         self.labels = labels
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
-        return self.images[index], int(self.labels[index])
-
-    def read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.images[start:stop], self.labels[start:stop]
-
-    def take(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.images[indices], self.labels[indices]
 
     def describe(self) -> dict[str, object]:
         return {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.data.base import ImageDataset
+from benchmark.data.base import InMemoryImageDataset
 from benchmark.errors import InputError
 from benchmark.io.inputs import require_regular_file
 from benchmark.io.npz import member_header
@@ -49,7 +49,7 @@ def load_image_npz(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     return images, labels
 
 
-class NpzImageDataset(ImageDataset):
+class NpzImageDataset(InMemoryImageDataset):
     """An image `.npz` held in memory. `resolution` must match the stored size; 1-channel files may be widened to 3."""
 
     def __init__(self, path: str | Path, resolution: int | None = None, channels: int | None = None) -> None:
@@ -68,18 +68,6 @@ class NpzImageDataset(ImageDataset):
         self.resolution = int(images.shape[1])
         self.channels = int(images.shape[-1])
         self.num_classes = int(labels.max()) + 1 if labels is not None and labels.size else 0
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
-        return self.images[index], int(self.labels[index])
-
-    def read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.images[start:stop], self.labels[start:stop]
-
-    def take(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.images[indices], self.labels[indices]
 
     def describe(self) -> dict[str, object]:
         return {

@@ -26,25 +26,14 @@ def atomic_write(path: str | Path, mode: str = "wb") -> Iterator[BinaryIO]:
     On any exception (including KeyboardInterrupt and a full disk) the temporary file is removed and
     `path` is left untouched, so readers never see a half-written file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as f:
-            yield f  # type: ignore[misc]
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _default_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, mode) as f:
+        yield f  # type: ignore[misc]
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path next to `path` for libraries that want a file name (h5py, np.savez, torch.save).
+    """Yield a temporary path next to `path`: the one atomic-write primitive (`atomic_write` opens it; h5py,
+    np.savez and torch.save, which want a file name, use it directly).
 
     The temporary file is renamed onto `path` when the block succeeds and deleted when it fails.
     `suffix` keeps an extension some libraries insist on (np.savez appends `.npz` otherwise).
