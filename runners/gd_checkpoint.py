@@ -239,25 +239,24 @@ def released_diffusion(record: ReleasedCheckpoint) -> DiffusionConfig:
     return diffusion_config_from_flags(dict(record.flags))
 
 
-def load_gd_unet(record: ReleasedCheckpoint, device: str) -> tuple[UNet, DiffusionConfig]:
-    """The released UNet of a gd-checkpoint record (half-precision torso on CUDA when use_fp16, float32 on CPU)."""
+def _load_released(build: Callable[[Any], nn.Module], config: UNetConfig | ClassifierConfig,
+                   record: ReleasedCheckpoint, device: str) -> nn.Module:
+    """A released network from its verified file: half-precision torso on CUDA when its flags say fp16, else float32."""
     path = verified_file(record)
-    config = unet_config_from_flags(dict(record.flags))
     half = config.dtype is not Precision.FP32 and str(device).startswith("cuda")
-    model = UNet(config if half else _fp32(config))
+    model = build(config if half else _fp32(config))
     load_checkpoint_strict(model, read_state_dict(path), path)
     if half:
         model.convert_to_fp16()
+    return model
+
+
+def load_gd_unet(record: ReleasedCheckpoint, device: str) -> tuple[UNet, DiffusionConfig]:
+    """The released UNet of a gd-checkpoint record (half-precision torso on CUDA when use_fp16, float32 on CPU)."""
+    model = _load_released(UNet, unet_config_from_flags(dict(record.flags)), record, device)
     return model, released_diffusion(record)
 
 
 def load_gd_classifier(record: ReleasedCheckpoint, device: str) -> NoisyClassifier:
     """The released noisy classifier of a gd-classifier record."""
-    path = verified_file(record)
-    config = classifier_config_from_flags(dict(record.flags))
-    half = config.dtype is not Precision.FP32 and str(device).startswith("cuda")
-    model = NoisyClassifier(config if half else _fp32(config))
-    load_checkpoint_strict(model, read_state_dict(path), path)
-    if half:
-        model.convert_to_fp16()
-    return model
+    return _load_released(NoisyClassifier, classifier_config_from_flags(dict(record.flags)), record, device)
