@@ -5,17 +5,17 @@ Nothing is recomputed, so `admbench report DIR` re-renders the same report at an
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from benchmark.errors import InputError
 from benchmark.io.atomic import write_text_atomic
+from benchmark.io.json_input import read_json_object
 from benchmark.paper import paper_claims
 from reports import plots
 from reports.claims import claims_markdown
-from reports.tables import TABLE_NAMES, Table, guidance, milestone_label, table1, table2, table3, to_csv, to_markdown
+from reports.tables import TABLE_NAMES, Results, Table, guidance, milestone_label, table1, table2, table3, to_csv, to_markdown
 from runners.rundir import SampleDir
 
 MANIFEST_NAME = "reproduce.json"
@@ -23,29 +23,46 @@ REPORT_DIR = "report"
 
 
 def read_manifest(out: str | Path) -> dict[str, Any]:
-    """The manifest of a reproduction directory (InputError when there is none)."""
+    """The manifest of a reproduction directory, its slots checked (InputError when there is none or it is wrong)."""
     path = Path(out) / MANIFEST_NAME
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"no {MANIFEST_NAME}: not a reproduction directory (run `admbench reproduce --out DIR` first)", out)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"unreadable manifest ({err})", path) from None
-    if not isinstance(data, dict) or not isinstance(data.get("slots"), list) or not isinstance(data.get("tables"), list):
+    data = read_json_object(path, "reproduction manifest")
+    if not isinstance(data.get("slots"), list) or not isinstance(data.get("tables"), list):
         raise InputError("manifest lacks its 'slots' and 'tables' lists", path)
+    for i, slot in enumerate(data["slots"]):
+        if not _is_slot(slot):
+            raise InputError(f"manifest slot {i} is not a table cell (table, row and column names, an integer seed, "
+                             "and metrics / samples paths that stay inside the directory)", path)  # fmt: skip
     return data
 
 
+def _is_path(rel: object) -> bool:
+    """A path relative to the reproduction directory that does not climb out of it, or an absolute path (what the
+    plan records for a file outside it); None: the slot has no such file."""
+    return rel is None or (isinstance(rel, str) and bool(rel) and ".." not in Path(rel).parts)
+
+
+def _is_slot(slot: object) -> bool:
+    return (isinstance(slot, dict) and all(isinstance(slot.get(k), str) for k in ("table", "row", "column"))
+            and isinstance(slot.get("seed"), int) and not isinstance(slot.get("seed"), bool)
+            and _is_path(slot.get("metrics")) and _is_path(slot.get("samples")))  # fmt: skip
+
+
 def _read_metrics(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    """A stored metrics file; None while it does not exist yet (pending). Metrics files are written atomically, so
+    one that exists but cannot be read, or has no numeric FID, is damaged and refused, never shown as pending."""
+    if not path.exists() and not path.is_symlink():
         return None
-    return data if isinstance(data, dict) and "fid" in data else None
+    data = read_json_object(path, "metrics file")
+    fid = data.get("fid")
+    if not isinstance(fid, (int, float)) or isinstance(fid, bool):
+        raise InputError("metrics file has no numeric 'fid'", path)
+    return data
 
 
 def collect_results(out: Path, manifest: dict[str, Any]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
-    """(table, row, column) -> the metrics dicts present, in seed order (absent or unreadable files are pending)."""
+    """(table, row, column) -> the metrics dicts present, in seed order (files not written yet are pending)."""
     results: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for slot in sorted(manifest["slots"], key=lambda s: s["seed"]):
         if not slot.get("metrics"):
@@ -56,9 +73,9 @@ def collect_results(out: Path, manifest: dict[str, Any]) -> dict[tuple[str, str,
     return dict(results)
 
 
-def build_tables(out: Path, manifest: dict[str, Any]) -> list[Table]:
-    """The requested tables from the stored metrics files."""
-    results = collect_results(out, manifest)
+def build_tables(out: Path, manifest: dict[str, Any], results: Results | None = None) -> list[Table]:
+    """The requested tables from the stored metrics files (or from `results`, already collected from them)."""
+    results = collect_results(out, manifest) if results is None else results
     seeds = int(manifest.get("seeds", 1))
     evidence = int(manifest.get("evidence_steps", 0))
     tables = []
@@ -125,10 +142,11 @@ def render_report(out: str | Path) -> list[Path]:
     """Write `<out>/report/` (tables as .md and .csv, PNG figures, README.md); returns the files written."""
     out = Path(out)
     manifest = read_manifest(out)
+    results = collect_results(out, manifest)  # every stored file is read and checked before anything is written
+    tables = build_tables(out, manifest, results)
     report = out / REPORT_DIR
     report.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    tables = build_tables(out, manifest)
     for table in tables:
         for suffix, text in ((".md", to_markdown(table)), (".csv", to_csv(table))):
             path = report / f"{table.name}{suffix}"
@@ -178,7 +196,7 @@ def render_report(out: str | Path) -> list[Path]:
     claims = paper_claims(tuple(guidance_scales(manifest)) if "guidance" in manifest["tables"] else ())
     claims = tuple(c for c in claims if all(x.table in manifest["tables"] for x in c.comparisons))
     if claims:
-        lines += [claims_markdown(claims, collect_results(out, manifest), int(manifest.get("evidence_steps", 0)))]
+        lines += [claims_markdown(claims, results, int(manifest.get("evidence_steps", 0)))]
     for table in tables:
         lines += [to_markdown(table)]
     readme = report / "README.md"

@@ -1,5 +1,6 @@
-"""`evaluate`, `report compare` and `reference build` trust nothing on disk: every bad input or output path is one
-line naming the file and the problem, exit code 2, nothing written, and no work done before the check."""
+"""`evaluate`, `report compare`, `report render` and `reference build` trust nothing on disk: every bad input or
+output path is one line naming the file and the problem, exit code 2, nothing written, and no work done before the
+check."""
 
 from __future__ import annotations
 
@@ -323,6 +324,101 @@ def test_reference_build_unwritable_out_is_refused_before_any_work(tmp_path, pai
     result = invoke(["reference", "build", str(pair[1]), *EXTRACTOR, "--num-images", "8", "--out", str(out)])
     assert_one_line_error(result, str(out))
     assert snapshot(tmp_path) == before
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# $ADMBENCH_INCEPTION names the weights when --inception does not: the same checks, and the message says where the
+# path came from.
+
+
+@pytest.mark.parametrize("kind,message", [("missing", "file not found"), ("directory", "is a directory"),
+                                          ("fifo", "is a FIFO"), ("empty", "empty or truncated"),
+                                          ("garbage", "unrecognised file format")])  # fmt: skip
+def test_weights_named_by_the_environment_are_checked(tmp_path, pair, no_work, kind, message):
+    weights = tmp_path / "weights" / "inception.pth"
+    weights.parent.mkdir()
+    if kind == "directory":
+        weights.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(weights)
+    elif kind == "empty":
+        weights.write_bytes(b"")
+    elif kind == "garbage":
+        weights.write_bytes(np.random.default_rng(0).bytes(4096))
+    before = snapshot(tmp_path)
+    result = CliRunner().invoke(main, ["evaluate", *map(str, pair), "--output", str(tmp_path / "m.json"), "--quiet",
+                                       "--cache-dir", str(tmp_path / "c")], env={"ADMBENCH_INCEPTION": str(weights)})  # fmt: skip
+    assert_one_line_error(result, str(weights), message)
+    if kind in ("missing", "directory", "fifo"):
+        assert "$ADMBENCH_INCEPTION" in result.output
+    assert snapshot(tmp_path) == before
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# report render: the manifest and every metrics file it names are checked before anything is written.
+
+
+def _reproduction(out: Path) -> Path:
+    """A one-table reproduction directory written by hand: Table 3's rows, each with its metrics file."""
+    from benchmark.paper import TABLE3
+
+    slots = []
+    for row in TABLE3:
+        rel = f"runs/{row.key}/metrics/m.json"
+        (out / rel).parent.mkdir(parents=True)
+        (out / rel).write_text(json.dumps({"fid": 12.5, "precision": 0.5, "recall": 0.5}), encoding="utf-8")
+        slots.append({"table": "3", "row": row.key, "column": "fid", "seed": 0, "metrics": rel, "samples": None})
+    manifest = {"format": 1, "tables": ["3"], "seeds": 1, "preset": {"name": "hand"}, "slots": slots}
+    (out / "reproduce.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return out / slots[0]["metrics"]
+
+
+def test_a_hand_written_reproduction_renders(tmp_path):
+    _reproduction(tmp_path)
+    result = invoke(["report", "render", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "12.50" in (tmp_path / "report" / "table3.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("damage,message", [
+    ("metrics-json", "not valid JSON"), ("metrics-list", "must be a JSON object"), ("metrics-fid", "numeric 'fid'"),
+    ("metrics-dir", "is a directory"), ("metrics-bytes", "not UTF-8"), ("slot-list", "slot 0"),
+    ("slot-escape", "slot 0"), ("slot-seed", "slot 0"),
+    ("manifest-bytes", "not UTF-8"),
+])  # fmt: skip
+def test_render_refuses_a_damaged_reproduction(tmp_path, damage, message):
+    metrics = _reproduction(tmp_path)
+    manifest_path = tmp_path / "reproduce.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    named = metrics
+    if damage == "metrics-json":
+        metrics.write_text('{"fid": ', encoding="utf-8")
+    elif damage == "metrics-list":
+        metrics.write_text("[12.5]", encoding="utf-8")
+    elif damage == "metrics-fid":
+        metrics.write_text('{"fid": "12.5"}', encoding="utf-8")
+    elif damage == "metrics-dir":
+        metrics.unlink()
+        metrics.mkdir()
+    elif damage == "metrics-bytes":
+        metrics.write_bytes(b"\xff\xfe{}")
+    elif damage == "manifest-bytes":
+        manifest_path.write_bytes(b"\xff" + manifest_path.read_bytes())
+    else:
+        slot = manifest["slots"][0]
+        if damage == "slot-list":
+            manifest["slots"][0] = list(slot.values())
+        elif damage == "slot-escape":
+            slot["metrics"] = "../elsewhere/m.json"
+        elif damage == "slot-seed":
+            slot["seed"] = "0"
+        manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    if damage.startswith(("slot", "manifest")):
+        named = manifest_path
+    before = snapshot(tmp_path)
+    result = invoke(["report", "render", str(tmp_path)])
+    assert_one_line_error(result, str(named), message)
+    assert snapshot(tmp_path) == before and not (tmp_path / "report").exists()
 
 
 # ----------------------------------------------------------------------------------------------------------------

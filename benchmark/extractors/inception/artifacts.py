@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 
 from benchmark import paths
+from benchmark.errors import InputError
 from benchmark.io.download import RemoteFile
+from benchmark.io.inputs import require_regular_file
 
 # TF GraphDef hosted by OpenAI for guided-diffusion's evaluator (same bytes as the 2015 tarball member).
 TF_GRAPH = RemoteFile(
@@ -72,7 +74,12 @@ def find_weights(explicit: Path | None, cache_override: Path | None) -> Path | N
         return Path(explicit).expanduser()
     env = os.environ.get(WEIGHTS_ENV)
     if env:
-        return Path(env).expanduser()
+        path = Path(env).expanduser()
+        try:
+            require_regular_file(path, "an Inception-v3 weights file")
+        except InputError as err:
+            raise InputError(f"{err.message} (named by ${WEIGHTS_ENV})", path) from None
+        return path
     root = cache_dir(cache_override)
     for name in (CANONICAL_FILENAME, *(r.filename for r in ARTIFACTS.values())):
         if (root / name).is_file():

@@ -23,6 +23,7 @@ from benchmark.errors import InputError
 from benchmark.extractors.inception import artifacts, layout
 from benchmark.extractors.inception.graphdef import graphdef_classes, tensor_to_numpy
 from benchmark.io.atomic import atomic_path
+from benchmark.io.inputs import require_regular_file
 
 StateDict = dict[str, torch.Tensor]
 
@@ -305,8 +306,7 @@ def load_inception_weights(path: str | Path) -> tuple[StateDict, WeightsSource]:
     artifact's name, missing tensors, wrong shapes, non-finite values.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError("Inception-v3 weights file not found", path)
+    require_regular_file(path, "an Inception-v3 weights file")
     fmt = detect_format(path)
     size, sha, md5 = _digests(path)
     named = artifacts.artifact_named(path.name)
