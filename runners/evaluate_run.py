@@ -11,27 +11,15 @@ as is.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from benchmark.errors import InputError
 from benchmark.evaluation.selection import MetricSelection
 from benchmark.io.atomic import write_json_atomic
-from benchmark.io.json_input import read_json_object
+from benchmark.io.json_input import read_json_object, reusable_json_object
 from benchmark.progress import QuietReporter, Reporter
 from runners.rundir import RunDir, SampleDir
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object, or None when the file is missing or malformed (for files that are only reused if valid)."""
-    if not path.is_file():  # os.stat only: a FIFO is never opened
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _sample_record(archive: Path, archive_sha256: str) -> dict[str, Any]:
@@ -103,7 +91,7 @@ def evaluate_run_archive(
     inspect_archive(archive)  # both archives are checked before any work
     inspect_archive(ref)
     out_path = run.metrics(tag)
-    existing = _read_json(out_path) if out_path.exists() else None
+    existing = reusable_json_object(out_path)
     # Hashed once: the up-to-date check and, when it fails, the evaluation use the same digests.
     hashes = archive_sha256(ref, reporter), archive_sha256(archive, reporter)
     sample_json = _sample_record(archive, hashes[1])

@@ -32,7 +32,7 @@ from typing import Any
 
 from benchmark.diffusion.sampling import Sampler
 from benchmark.errors import InputError
-from benchmark.io.json_input import read_json_object
+from benchmark.io.json_input import read_json, read_json_object
 from benchmark.io.atomic import write_json_atomic, write_text_atomic
 from benchmark.models.config import Precision
 from runners.config import (
@@ -310,9 +310,9 @@ class RunDir:
         if not path.exists():
             return False
         try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise InputError(f"unreadable run config ({err}); move the directory away to start afresh", path) from None
+            stored = read_json(path, "run config")
+        except InputError as err:
+            raise InputError(f"{err.message}; move the directory away to start afresh", path) from None
         if stored != config.to_dict():
             keys = differing_keys(stored, config.to_dict())
             raise InputError(

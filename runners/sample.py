@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import time
 import zipfile
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from benchmark.diffusion.sampling import Sampler, ddim_sample_loop, ddpm_sample_
 from benchmark.distributed import World, barrier, init_from_env
 from benchmark.errors import InputError
 from benchmark.io.atomic import atomic_path, sha256_file, write_json_atomic
+from benchmark.io.json_input import reusable_json_object
 from benchmark.io.outputs import check_writable_dir
 from benchmark.io.npz_writer import write_image_archive
 from benchmark.models.checkpoint import load_checkpoint_strict
@@ -266,11 +266,13 @@ def _loop(diffusion: GaussianDiffusion, model_fn: Any, x_T: torch.Tensor, rng: S
 
 def _finished_archive(out: SampleDir, resolved: SampleConfig) -> Path | None:
     """The archive of an earlier call with the same settings (any batch size), when its record says it is done."""
+    info = reusable_json_object(out.record)
+    if info is None:
+        return None
     try:
-        info = json.loads(out.record.read_text(encoding="utf-8"))
         archive = out.path / info["archive"]
         same = info["sample_config"] | {"batch_size": 0} == resolved.to_dict() | {"batch_size": 0}
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return None
     return archive if same and archive.is_file() else None
 

@@ -38,3 +38,12 @@ def read_json_object(path: str | Path, what: str = "JSON file") -> dict[str, Any
     if not isinstance(data, dict):
         raise InputError(f"{what} must be a JSON object, got {type(data).__name__}", path)
     return data
+
+
+def reusable_json_object(path: str | Path) -> dict[str, Any] | None:
+    """A JSON object from a file that is only reused when valid (a finished run's record): None when it is missing,
+    not a regular file, unreadable or not an object (the caller then redoes the work it describes)."""
+    try:
+        return read_json_object(path)
+    except InputError:
+        return None

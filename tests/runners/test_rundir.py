@@ -54,6 +54,17 @@ def test_the_config_is_read_once_and_verified(tiny_npz, tmp_path, monkeypatch):
         RunDir(tmp_path / "nowhere").config
 
 
+@pytest.mark.parametrize("text,message", [(b'{"kind": ', "not valid JSON"), (b"\xff{}", "not UTF-8")])
+def test_a_damaged_config_is_refused_before_anything_is_written(tiny_npz, tmp_path, text, message):
+    config = run_config_from_dict(tiny_run_dict(tiny_npz))
+    run = RunDir.for_record(config, tmp_path)
+    run.path.mkdir(parents=True)
+    run.config_path.write_bytes(text)
+    with pytest.raises(InputError, match=f"^{run.config_path}: .*{message}.*start afresh"):
+        run.create(config)
+    assert sorted(p.name for p in run.path.iterdir()) == ["config.json"] and run.config_path.read_bytes() == text
+
+
 def test_a_released_checkpoint_is_a_typed_record_named_by_its_identity(tmp_path):
     record = ReleasedCheckpoint(RunKind.GD_CHECKPOINT, "64x64_diffusion.pt", str(tmp_path / "64x64_diffusion.pt"),
                                 "ab" * 32, {"image_size": 64})  # fmt: skip
