@@ -8,6 +8,8 @@ import os
 import re
 from dataclasses import dataclass
 
+import torch
+
 from benchmark.errors import InputError
 
 _SYNTAX = re.compile(r"^(cpu|cuda|mps)(?::(\d+))?$")
@@ -96,8 +98,6 @@ def rank_device(device: str, world_size: int) -> str:
 
 def machine_accelerators(world_size: int, local_rank: int) -> Accelerators:
     """The accelerators torch sees in this process (`local_rank` counts under torchrun only)."""
-    import torch
-
     mps = getattr(torch.backends, "mps", None)
     return Accelerators(
         cuda_count=torch.cuda.device_count(),

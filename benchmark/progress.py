@@ -9,6 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
 
 class Task(Protocol):
     def advance(self, n: int) -> None: ...
@@ -83,21 +86,10 @@ class RichReporter:
     """rich progress bars with rate and ETA (stderr)."""
 
     def __init__(self) -> None:
-        from rich.console import Console
-
         self._console = Console(stderr=True)
 
     @contextmanager
     def task(self, description: str, total: int | None, unit: str = "img") -> Iterator[Task]:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
         columns = (
             TextColumn("[bold]{task.description}"),
             BarColumn(),

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from benchmark.errors import InputError
 from benchmark.io.atomic import atomic_path
@@ -76,8 +78,6 @@ def state_problem(run: RunDir, step: int) -> str | None:
 
 def ema_problem(run: RunDir, rate: float, step: int) -> str | None:
     """Why checkpoints/ema-<rate>-<step>.safetensors cannot be sampled from (missing, truncated), or None."""
-    from safetensors import safe_open
-
     path = run.ema(rate, step)
     if not path.is_file():
         return f"{path.name} is missing"
@@ -114,8 +114,6 @@ def prune(run: RunDir, milestones: tuple[int, ...], keep_recent: int = 2) -> Non
 
 def save_ema(run: RunDir, rate: float, step: int, weights: dict[str, torch.Tensor], config: dict[str, Any]) -> Path:
     """checkpoints/ema-<rate>-<step>.safetensors with metadata {config (JSON), step, ema_rate}, atomically."""
-    from safetensors.torch import save_file
-
     path = run.ema(rate, step)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in weights.items()}
     meta = {"config": json.dumps(config, sort_keys=True), "step": str(step), "ema_rate": rate_label(rate)}
@@ -126,8 +124,6 @@ def save_ema(run: RunDir, rate: float, step: int, weights: dict[str, torch.Tenso
 
 def read_ema(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """(weights, metadata) of an EMA safetensors file; InputError when it cannot be read."""
-    from safetensors import safe_open
-
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = dict(f.metadata() or {})

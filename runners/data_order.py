@@ -9,6 +9,7 @@ decoded by DataLoader workers that prefetch the coming steps.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from benchmark.data.base import ImageDataset
+from benchmark.data.image_folder import ImageFolderDataset
 from benchmark.data.tensors import ImageTensors, to_model_range
 from benchmark.diffusion.rng import stream_seed
 
@@ -106,8 +108,6 @@ class _StepIndices(Sampler[list[int]]):
 
 def _ignore_stop_signals(worker_id: int) -> None:
     """DataLoader workers ignore SIGINT/SIGTERM: the main process checkpoints and shuts them down itself."""
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
@@ -130,8 +130,6 @@ class BatchSource:
         device: torch.device,
         num_workers: int = 4,
     ) -> None:
-        from benchmark.data.image_folder import ImageFolderDataset
-
         self.dataset = dataset
         self.batch_size = batch_size
         self.seed = seed

@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import InputError
+from benchmark.evaluation.evaluator import EvalOptions, bootstrap_settings, build_evaluator
+from benchmark.evaluation.extract import archive_sha256
 from benchmark.evaluation.selection import MetricSelection
 from benchmark.io.atomic import write_json_atomic
 from benchmark.io.json_input import read_json_object, reusable_json_object
+from benchmark.io.npz import inspect_archive
 from benchmark.progress import QuietReporter, Reporter
 from runners.rundir import RunDir, SampleDir
 
@@ -77,10 +80,6 @@ def evaluate_run_archive(
     An existing metrics file is returned as is when it was computed from the same archives (the SHA-256 of their
     bytes, not the zip's CRCs, which a rotted or altered file can keep), extractor, backend, bootstrap setting and
     metric selection (default: the paper's five)."""
-    from benchmark.evaluation.evaluator import EvalOptions, bootstrap_settings, build_evaluator
-    from benchmark.evaluation.extract import archive_sha256
-    from benchmark.io.npz import inspect_archive
-
     run, archive, ref = RunDir(Path(run_dir)), Path(archive), Path(ref)
     reporter = reporter or QuietReporter()
     run_config = run.config.to_dict()

@@ -17,16 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
 from torch import nn
 
 from benchmark.diffusion.config import DiffusionConfig
 from benchmark.errors import InputError
-from benchmark.io.json_input import parse_json, read_json
 from benchmark.io.atomic import sha256_file
+from benchmark.io.json_input import parse_json, read_json
 from benchmark.io.outputs import check_writable_dir
+from benchmark.models import released
 from benchmark.models.checkpoint import load_checkpoint_strict, read_state_dict, state_dict_mismatches
 from benchmark.models.classifier import NoisyClassifier
-from benchmark.models import released
 from benchmark.models.config import ClassifierConfig, Precision, UNetConfig
 from benchmark.models.released import diffusion_config_from_flags
 from benchmark.models.unet import UNet
@@ -117,8 +118,6 @@ def classifier_config_from_flags(flags: dict[str, Any]) -> ClassifierConfig:
 def _state_dict_shapes(checkpoint: Path) -> dict[str, torch.Tensor]:
     """The checkpoint's tensors without their data where the format allows (memory-mapped .pt, safetensors header)."""
     if checkpoint.suffix == ".safetensors":
-        from safetensors import safe_open
-
         try:
             with safe_open(str(checkpoint), framework="pt") as f:
                 return {k: torch.empty(f.get_slice(k).get_shape(), device="meta") for k in f.keys()}

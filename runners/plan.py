@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.data.reference_manifest import REFERENCE_DIR
+from benchmark.data.reference_manifest import REFERENCE_DIR, read_manifest
 from benchmark.data.registry import FASHION_MNIST, dataset_num_classes
 from benchmark.errors import InputError
 from benchmark.models.config import UNetConfig
@@ -28,6 +28,7 @@ from runners.presets import (
     ReleasedModel,
     classifier_run_config,
     guidance_sample_config,
+    preset_to_dict,
     run_config,
     sample_config,
     unet_config,
@@ -212,8 +213,6 @@ def _committed_reference(preset: Preset, dataset: str) -> Path | None:
     """A reference batch of the training set recorded in reference_stats/manifest.json for this resolution and
     extractor: the same channel count first, else another one (the extractors see grayscale as replicated RGB, so
     the statistics are the same)."""
-    from benchmark.data.reference_manifest import read_manifest
-
     try:
         files = read_manifest(REFERENCE_DIR)["files"]
     except InputError:
@@ -430,8 +429,6 @@ def _execution_order(stages: list[Stage]) -> list[Stage]:
 
 def manifest(p: Plan) -> dict[str, Any]:
     """JSON-ready description of the plan: preset, tables, seeds and where every table cell's metrics live."""
-    from runners.presets import preset_to_dict
-
     slots = []
     for slot in p.slots:
         ev = p.stage(slot.eval_key)

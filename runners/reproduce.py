@@ -16,15 +16,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from benchmark.data.reference_manifest import record_file
+from benchmark.data.registry import open_dataset
 from benchmark.distributed import World, barrier, init_from_env
 from benchmark.errors import InputError
+from benchmark.extractors.base import ExtractorOptions
+from benchmark.extractors.registry import build_extractor
 from benchmark.io.atomic import write_json_atomic
+from benchmark.io.download import RemoteFile, download
+from benchmark.models.released import released_models
 from benchmark.progress import QuietReporter, Reporter
 from reports.render import MANIFEST_NAME, render_report
 from runners.config import ClassifierRunConfig, ReleasedCheckpoint
+from runners.evaluate_run import evaluate_run_archive
+from runners.gd_checkpoint import prepare_published_run
 from runners.plan import EvalStage, LoadStage, Plan, ReferenceStage, SampleStage, Stage, TrainStage, manifest, plan
 from runners.presets import Preset
+from runners.reference_build import build_reference
 from runners.rundir import RunDir, sample_tag
+from runners.sample import sample
+from runners.train import train
+from runners.train_classifier import train_classifier
+
 
 @dataclass(frozen=True)
 class ReproduceOptions:
@@ -87,8 +102,6 @@ def _display(rich: bool, total: float, fallback: Reporter) -> Iterator[tuple[Rep
     if not rich:
         yield fallback, None
         return
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn())  # fmt: skip
     with Progress(*columns, transient=False) as progress:
@@ -104,9 +117,6 @@ def _run_reference(stage: ReferenceStage, preset: Preset, device: str, reporter:
     if stage.path.is_file():
         return
     if stage.url is not None:
-        from benchmark.data.reference_manifest import record_file
-        from benchmark.io.download import RemoteFile, download
-
         reporter.log(f"downloading {stage.url}")
         path = download(RemoteFile(stage.url, stage.path.name), stage.path.parent)
         record_file(path, {"kind": "reference-batch", "source": stage.url,
@@ -114,11 +124,6 @@ def _run_reference(stage: ReferenceStage, preset: Preset, device: str, reporter:
         return
     if stage.build_dataset is None:
         raise InputError("reference batch not found and no way to build it", stage.path)
-    from benchmark.data.registry import open_dataset
-    from benchmark.extractors.base import ExtractorOptions
-    from benchmark.extractors.registry import build_extractor
-    from runners.reference_build import build_reference
-
     reporter.log(f"building the reference batch {stage.path.name} from {stage.build_dataset} (whole training set)")
     dataset = open_dataset(stage.build_dataset, preset.resolution, preset.channels, class_cond=False)
     extractor = build_extractor(preset.evaluation.extractor, ExtractorOptions(device=device))
@@ -126,10 +131,6 @@ def _run_reference(stage: ReferenceStage, preset: Preset, device: str, reporter:
 
 
 def _run_load(stage: LoadStage, reporter: Reporter) -> None:
-    from benchmark.io.download import RemoteFile, download
-    from benchmark.models.released import released_models
-    from runners.gd_checkpoint import prepare_published_run
-
     if RunDir(stage.run_dir).exists():
         return
     checkpoint = stage.checkpoint_dir / stage.model.filename
@@ -153,21 +154,13 @@ def _run_stage(p: Plan, stage: Stage, options: ReproduceOptions, world: World, r
             _run_load(stage, reporter)
     elif isinstance(stage, TrainStage):
         if isinstance(stage.config, ClassifierRunConfig):
-            from runners.train_classifier import train_classifier
-
             train_classifier(stage.config, p.out, options.device, reporter, num_workers=options.num_workers)
         else:
-            from runners.train import train
-
             train(stage.config, p.out, options.device, reporter, num_workers=options.num_workers)
     elif isinstance(stage, SampleStage):
-        from runners.sample import sample
-
         sample(stage.run_dir, stage.config, options.device, reporter)
     elif isinstance(stage, EvalStage):
         if world.is_main:
-            from runners.evaluate_run import evaluate_run_archive
-
             sample_stage = p.stage(stage.sample)
             assert isinstance(sample_stage, SampleStage)
             run_dir = sample_stage.run_dir

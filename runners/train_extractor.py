@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors.torch import save
 
 from benchmark import __version__
 from benchmark.data.fashion_mnist import load_split
@@ -107,8 +108,6 @@ def train_extractor(
     config: TrainExtractorConfig, out_dir: Path = REFERENCE_DIR, log: Callable[[str], None] = print
 ) -> dict[str, object]:
     """Train, evaluate on the test split, write `<out_dir>/fmnist-cnn.safetensors` and its manifest entry."""
-    from safetensors.torch import save
-
     images, labels = load_split("train")
     if config.limit is not None:
         images, labels = images[: config.limit], labels[: config.limit]

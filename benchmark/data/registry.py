@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmark.data.base import ImageDataset
+from benchmark.data.fashion_mnist import NUM_CLASSES, FashionMNIST
+from benchmark.data.image_folder import ImageFolderDataset
+from benchmark.data.npz_dataset import NpzImageDataset
 from benchmark.errors import InputError
 
 FASHION_MNIST = "fashion-mnist"
@@ -24,20 +27,14 @@ def open_dataset(
     - a `.npz` file: `arr_0` images (resolution, if given, must match), optional `arr_1` labels.
     """
     if spec == FASHION_MNIST or spec.startswith(FASHION_MNIST + ":"):
-        from benchmark.data.fashion_mnist import FashionMNIST
-
         split = spec.partition(":")[2] or "train"
         return FashionMNIST(split, resolution or 32, channels or 1, allow_download=allow_download)
     path = Path(spec).expanduser()
     if path.is_dir():
-        from benchmark.data.image_folder import ImageFolderDataset
-
         if resolution is None:
             raise InputError("image folders need a resolution (the centre-crop size)", path)
         return ImageFolderDataset(path, resolution, channels or 3, class_cond=class_cond)
     if path.suffix == ".npz":
-        from benchmark.data.npz_dataset import NpzImageDataset
-
         return NpzImageDataset(path, resolution, channels)
     raise InputError(f"unknown dataset; use '{FASHION_MNIST}', '{FASHION_MNIST}:test', an image folder or a .npz file",
                      spec)  # fmt: skip
@@ -46,7 +43,5 @@ def open_dataset(
 def dataset_num_classes(spec: str, resolution: int) -> int:
     """The number of classes of a dataset (0 when it has no labels); Fashion-MNIST's without reading its files."""
     if spec == FASHION_MNIST or spec.startswith(FASHION_MNIST + ":"):
-        from benchmark.data.fashion_mnist import NUM_CLASSES
-
         return NUM_CLASSES
     return open_dataset(spec, resolution, class_cond=True).num_classes

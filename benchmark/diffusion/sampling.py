@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
+from rich.console import Console
+from rich.progress import track
 
 from benchmark.diffusion.gaussian import CondFn, GaussianDiffusion, ModelFn, NoiseFn
 
@@ -38,14 +40,10 @@ def _nonzero_mask(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def timestep_indices(num_timesteps: int, progress: bool) -> Iterator[int]:
-    """T-1, ..., 0, wrapped in a tqdm bar when `progress` (and tqdm is installed)."""
+    """T-1, ..., 0, with a progress bar on stderr when `progress` (the reference's `progress=True`)."""
     indices = reversed(range(num_timesteps))
     if progress:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:  # the bar is cosmetic
-            return indices
-        return iter(tqdm(list(indices)))
+        return iter(track(list(indices), description="sampling", console=Console(stderr=True), transient=True))
     return indices
 
 

@@ -7,7 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import h5py
 import numpy as np
+import scipy
+import torch
 
 from benchmark import __version__
 from benchmark.evaluation.bootstrap import BootstrapResult
@@ -73,10 +76,6 @@ class ArchiveRecord:
 
 def package_versions() -> dict[str, str]:
     """Versions of everything that can move a number."""
-    import h5py
-    import scipy
-    import torch
-
     return {
         "admbench": __version__,
         "python": platform.python_version(),

@@ -21,10 +21,13 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 
 from benchmark.data.reference_manifest import REFERENCE_DIR, verify_against_manifest
 from benchmark.errors import InputError
 from benchmark.extractors.base import ExtractorInfo, ExtractorOptions, FeatureExtractor, Features
+from benchmark.io.atomic import sha256_file
 
 NAME = "fmnist-cnn"
 SUMMARY = "small CNN trained on Fashion-MNIST: proxy features for CPU runs (NOT Inception; not Inception FID/IS)"
@@ -78,11 +81,6 @@ def default_weights_path() -> Path:
 
 def load_network(path: Path, verify: bool = True) -> tuple[FashionCNN, str]:
     """The network with weights from `path` (sha256-checked against its folder's manifest) and that sha256."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    from benchmark.io.atomic import sha256_file
-
     digest = verify_against_manifest(path) if verify else sha256_file(path)
     try:
         state = load_file(str(path))

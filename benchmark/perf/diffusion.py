@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import torch
 
+from benchmark.compat.guided_diffusion.script_util import create_gaussian_diffusion
+from benchmark.diffusion import DiffusionConfig, GaussianDiffusion, SampleRNG, ddim_sample_loop
+from benchmark.models import UNet
+from benchmark.models.config import UNetConfig
 from benchmark.perf.common import PerfRow, best_time
 
 SECTION = "diffusion"
 
 
 def _tiny_unet(image_size: int, attention_impl: str) -> torch.nn.Module:
-    from benchmark.models import UNet
-    from benchmark.models.config import UNetConfig
-
     torch.manual_seed(0)
     cfg = UNetConfig(image_size=image_size, model_channels=64, channel_mult=(1, 2, 2), num_res_blocks=1,
                      attention_resolutions=(image_size // 2,), num_head_channels=32, learn_sigma=True)
@@ -37,9 +38,6 @@ def _plain_ddim(diffusion, model, x_T: torch.Tensor) -> torch.Tensor:
 
 def run(quick: bool) -> list[PerfRow]:
     """DDIM sampling images/s with the ADM UNet (tiny config) and per-step sampler overhead with a no-op model."""
-    from benchmark.diffusion import DiffusionConfig, GaussianDiffusion, SampleRNG, ddim_sample_loop
-    from benchmark.compat.guided_diffusion.script_util import create_gaussian_diffusion
-
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     steps = "ddim10" if quick else "ddim25"
     n_steps = int(steps[4:])

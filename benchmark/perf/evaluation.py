@@ -10,7 +10,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy import linalg
 
+from benchmark.evaluation.distances import PRArithmetic
+from benchmark.evaluation.extra_metrics import density_coverage, kid
+from benchmark.evaluation.metrics import frechet_distance, precision_recall
 from benchmark.perf.common import PerfRow, best_time
 
 SECTION = "evaluation"
@@ -33,8 +37,6 @@ def inception_like_features(n: int, seed: int, dim: int = 2048) -> tuple[np.ndar
 
 def _scipy_fid(mu1, s1, mu2, s2) -> float:
     """The reference formula: scipy.linalg.sqrtm of the product (what the paper's evaluator runs)."""
-    from scipy import linalg
-
     covmean = linalg.sqrtm(s1 @ s2)
     covmean = covmean.real if np.iscomplexobj(covmean) else covmean
     diff = mu1 - mu2
@@ -103,9 +105,6 @@ def _measure(mode: str, path: Path) -> dict:
 
 def run(quick: bool) -> list[PerfRow]:
     """Measure and return rows."""
-    from benchmark.evaluation.distances import PRArithmetic
-    from benchmark.evaluation.metrics import frechet_distance, precision_recall
-
     rows = []
     dim = 512 if quick else 2048
     mu1, s1 = _random_stats(dim, 3 * dim, 1)
@@ -129,8 +128,6 @@ def run(quick: bool) -> list[PerfRow]:
         rows.append(PerfRow(SECTION, f"precision/recall {n}x{n}, d=2048, --pr-arithmetic {arithmetic.value}", t_ours,
                             t_np, "s", False, "plain numpy fp32",
                             f"ours P,R={p_ours[0]:.4f},{p_ours[1]:.4f}; numpy fp32 P,R={p_np[0]:.4f},{p_np[1]:.4f}"))
-
-    from benchmark.evaluation.extra_metrics import density_coverage, kid
 
     subsets = 10 if quick else 100
     t0 = time.perf_counter()

@@ -26,7 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from benchmark.extractors.inception import write_test_graph
+from benchmark.io.npz_writer import write_image_archive
 from benchmark.perf.common import PerfRow, best_time
 
 SECTION = "inception"
@@ -175,11 +178,6 @@ def _evaluate(backend: str, graph: str, ref: str, sample: str, plan: _Plan) -> d
 
 def run(quick: bool) -> list[PerfRow]:
     """Inception throughput and end-to-end evaluation, torch backend vs tf backend (same graph, same machine)."""
-    import torch
-
-    from benchmark.extractors.inception import write_test_graph
-    from benchmark.io.npz_writer import write_image_archive
-
     plan = _plan(quick, torch.cuda.is_available())
     ctx = multiprocessing.get_context("spawn")
     have_tf = _tf_available()

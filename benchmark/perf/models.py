@@ -20,13 +20,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmark.distributed import World
 from benchmark.models import UNet
 from benchmark.models.config import Precision, UNetConfig
 from benchmark.paper import GUIDANCE_ARCH, TABLE1
 from benchmark.perf.common import PerfRow, best_time
-from benchmark.distributed import World
 from runners.config import OptimizerImpl, RunConfig
 from runners.presets import CPU, PAPER, run_config
+from runners.train import diffusion_setup
 from runners.trainloop import TrainStep, autocast
 
 SECTION = "models"
@@ -73,8 +74,6 @@ def _baseline(config: RunConfig) -> RunConfig:
 
 def _train_step(config: RunConfig, attention: str, device: torch.device) -> Callable[[], None]:
     """One `TrainStep` call per invocation, on the run's own data source (batches of consecutive steps)."""
-    from runners.train import diffusion_setup
-
     setup = diffusion_setup(config, device, num_workers=0)
     setup.model = UNet(config.unet, attention_impl=attention)  # type: ignore[arg-type]
     step = TrainStep(setup, World(rank=0, size=1), device)

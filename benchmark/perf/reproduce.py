@@ -14,6 +14,9 @@ import torch
 
 from benchmark.perf.common import PerfRow
 from benchmark.progress import QuietReporter
+from runners.plan import TABLES, EvalStage, SampleStage, TrainStage
+from runners.presets import SMOKE
+from runners.reproduce import ReproduceOptions, reproduce
 
 SECTION = "reproduce"
 TARGET_SECONDS = 600.0
@@ -24,10 +27,6 @@ def run(quick: bool) -> list[PerfRow]:
     if quick:
         return [PerfRow(SECTION, "smoke preset end to end (skipped with --quick)", 0.0, None, "s", False,
                         note="run `admbench perf --section reproduce` to time the 17 trainings")]  # fmt: skip
-    from runners.plan import TABLES, EvalStage, SampleStage, TrainStage
-    from runners.presets import SMOKE
-    from runners.reproduce import ReproduceOptions, reproduce
-
     with tempfile.TemporaryDirectory(prefix="admbench-perf-reproduce-") as tmp:
         started = time.perf_counter()
         summary = reproduce(SMOKE, TABLES, 1, Path(tmp) / "out", ReproduceOptions(device="cpu", num_workers=0),

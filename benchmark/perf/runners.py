@@ -15,8 +15,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from benchmark.diffusion.respacing import Respacing
+from benchmark.diffusion.sampling import Sampler
 from benchmark.perf.common import PerfRow
+from runners.config import SampleConfig, run_config_from_dict
+from runners.rundir import RunDir
+from runners.sample import sample
+from runners.train import train
 
 SECTION = "runners"
 SMOKE_CONFIG = Path(__file__).resolve().parents[2] / "runners" / "configs" / "smoke_baseline.json"
@@ -55,15 +62,6 @@ def _synthetic(path: Path, size: int, n: int) -> Path:
 
 
 def _measure(name: str, config_dict: dict, root: Path, steps: int, samples: int, respacing: str) -> list[PerfRow]:
-    import torch
-
-    from benchmark.diffusion.respacing import Respacing
-    from benchmark.diffusion.sampling import Sampler
-    from runners.config import SampleConfig, run_config_from_dict
-    from runners.rundir import RunDir
-    from runners.sample import sample
-    from runners.train import train
-
     config = run_config_from_dict(config_dict)
     batch = config.train.batch_size
     run_dir = train(config, root / name, stop_after=1)  # warm-up step (data decoding, allocator, first checkpoint)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from benchmark.errors import InputError
 from benchmark.extractors.inception import artifacts, layout
@@ -283,8 +285,6 @@ def _load_torchscript(path: Path) -> StateDict:
 
 
 def _load_canonical(path: Path) -> tuple[StateDict, dict[str, str]]:
-    from safetensors import safe_open
-
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = dict(f.metadata() or {})
@@ -348,8 +348,6 @@ def load_inception_weights(path: str | Path) -> tuple[StateDict, WeightsSource]:
 
 def convert_weights(src: str | Path, dst: str | Path) -> WeightsSource:
     """Write the canonical safetensors file for any supported weights file (atomically); return the source info."""
-    from safetensors.torch import save_file
-
     sd, source = load_inception_weights(src)
     meta = {
         "format": CANONICAL_TAG,
