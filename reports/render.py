@@ -15,7 +15,18 @@ from benchmark.io.json_input import read_json_object
 from benchmark.paper import paper_claims
 from reports import plots
 from reports.claims import claims_markdown
-from reports.tables import TABLE_NAMES, Results, Table, guidance, milestone_label, table1, table2, table3, to_csv, to_markdown
+from reports.tables import (
+    TABLE_NAMES,
+    Results,
+    Table,
+    guidance,
+    milestone_label,
+    table1,
+    table2,
+    table3,
+    to_csv,
+    to_markdown,
+)
 from runners.rundir import SampleDir
 
 MANIFEST_NAME = "reproduce.json"
