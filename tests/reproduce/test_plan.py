@@ -55,10 +55,14 @@ def test_smoke_plan_shares_identical_runs(tmp_path: Path) -> None:
     cpu = plan(CPU, TABLES, 1, tmp_path)
     cpu_cells = {(s.table, s.row, s.column): s.eval_key for s in cpu.slots}
     assert cpu_cells[("1", "combined", "m1")] == cpu_cells[("2", "heads4", "fid")]  # both at step 400
-    # The cpu preset's Table 3 AdaGN row samples the conditional guidance model at its last step.
+    # The cpu preset's Table 3 AdaGN row samples the conditional guidance model's run at Table 3's step, and the
+    # guidance rows sample the same run at its last step.
     cpu_model = {k: cpu.stage(cpu.stage(e).sample).model for k, e in cpu_cells.items()}
     assert cpu_model[("3", "adagn", "fid")] == cpu_model[("guidance", "cond-noguidance", "all")]
-    assert cpu.stage(cpu.stage(cpu_cells[("3", "adagn", "fid")]).sample).config.milestone == CPU.guidance.steps
+    step_of = {k: cpu.stage(cpu.stage(e).sample).config.milestone for k, e in cpu_cells.items()}
+    assert step_of[("3", "adagn", "fid")] == CPU.table3_steps < CPU.guidance.steps
+    assert step_of[("guidance", "cond-noguidance", "all")] == CPU.guidance.steps
+    assert cpu.stage(cpu_model[("3", "adagn", "fid")]).config.train.milestones[-1] == CPU.guidance.steps
     classifiers = [t for t in trains if isinstance(t.config, ClassifierRunConfig)]
     assert len(classifiers) == 1
     # The classifier trains before any guided sample, and every sample follows its model.
