@@ -9,7 +9,9 @@ checkpoints only ever hold images that were read.
 
 Every file is built in memory and written by `atomic_write`, never by HDF5 itself: HDF5 crashes the process
 (segfault) when the disk fills under it, while a failed plain write is an OSError, the temporary file is removed
-and the caller is told with `CacheUnusable`.
+and the caller is told with `CacheUnusable`. For the same reason HDF5 never parses bytes that were not verified
+first: each file's HDF5 user block (512 bytes that the format reserves for the application, so the file stays
+readable by any HDF5 tool) holds the SHA-256 of the rest of the file, checked before h5py opens it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import contextlib
 import hashlib
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +34,9 @@ from benchmark.io.digest import arrays_sha256
 
 _KINDS = ("pool", "spatial", "logits")
 _CHUNK_NAME = re.compile(r"(\d{12})-(\d{12})\.h5")
+_USERBLOCK = 512  # the smallest HDF5 user block
+_MAGIC = b"admbench-cache sha256 "
+_HEADER = re.compile(rb"admbench-cache sha256 ([0-9a-f]{64})\n\x00*")
 
 
 class CacheUnusable(Exception):
@@ -92,7 +98,7 @@ class FeatureCache:
         if not _entry_exists(path):
             return None
         try:
-            with h5py.File(path, "r") as f:
+            with _open_verified(path) as f:
                 if not _attrs_match(f, key) or int(f.attrs["k"]) != k or _text(f.attrs["arithmetic"]) != arithmetic:
                     raise ValueError("identity mismatch")
                 radii = f["radii"][...]
@@ -200,7 +206,7 @@ def _load_features(path: Path, key: CacheKey, dims: tuple[int, int, int], start:
     if not _entry_exists(path):
         return None
     try:
-        with h5py.File(path, "r") as f:
+        with _open_verified(path) as f:
             if not _attrs_match(f, key) or any(int(f.attrs.get(k, -1)) != v for k, v in expected.items()):
                 raise ValueError("identity mismatch")
             if int(f.attrs["start"]) != start or int(f.attrs["stop"]) != stop:
@@ -225,16 +231,38 @@ def _write_features(path: Path, key: CacheKey, features: Features, start: int, e
     _write_h5(path, arrays, attrs)
 
 
+@contextlib.contextmanager
+def _open_verified(path: Path) -> Iterator[h5py.File]:
+    """The HDF5 file at `path`, opened only after the SHA-256 in its user block matches the rest of the file
+    (ValueError otherwise). HDF5 reads the same open file that was hashed, so a later rename cannot swap it."""
+    with open(path, "rb") as fh:
+        header = _HEADER.fullmatch(fh.read(_USERBLOCK))
+        if header is None:
+            raise ValueError("no admbench checksum in the HDF5 user block")
+        digest = hashlib.sha256()
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+        if digest.hexdigest() != header[1].decode():
+            raise ValueError("file differs from its stored SHA-256")
+        fh.seek(0)
+        with h5py.File(fh, "r") as f:
+            yield f
+
+
 def _write_h5(path: Path, arrays: dict[str, np.ndarray], attrs: dict[str, object]) -> None:
-    """Build the HDF5 file in memory, then write it atomically; CacheUnusable when the write fails."""
+    """Build the HDF5 file in memory with its checksum in the user block, then write it atomically;
+    CacheUnusable when the write fails."""
     image = io.BytesIO()
-    with h5py.File(image, "w") as f:
+    with h5py.File(image, "w", userblock_size=_USERBLOCK) as f:
         for name, array in arrays.items():
             f.create_dataset(name, data=array)
         f.attrs.update(attrs)
+    data = image.getbuffer()
+    header = _MAGIC + hashlib.sha256(data[_USERBLOCK:]).hexdigest().encode() + b"\n"
+    data[: len(header)] = header  # h5py leaves the user block zero-filled
     try:  # a directory in the way fails the final rename: also an OSError
         with atomic_write(path) as out:
-            out.write(image.getbuffer())
+            out.write(data)
     except OSError as exc:
         raise CacheUnusable(f"{path}: cannot write the cache ({exc.strerror or exc})") from exc
 

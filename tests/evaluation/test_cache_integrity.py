@@ -23,6 +23,7 @@ from click.testing import CliRunner
 
 from benchmark.cli import main
 from benchmark.errors import InputError
+from benchmark.evaluation import cache as cache_mod
 from benchmark.evaluation import evaluate as evaluate_mod
 from benchmark.evaluation import extract
 from benchmark.evaluation.cache import FeatureCache
@@ -31,6 +32,7 @@ from benchmark.evaluation.evaluate import evaluate
 from benchmark.evaluation.settings import EvalSettings
 from benchmark.extractors.random_cnn import RandomCNNExtractor
 from benchmark.io.npz import inspect_archive
+from tests.evaluation.cachefiles import reseal
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTRACTOR = ["--extractor", "random-cnn-test"]
@@ -192,6 +194,45 @@ def test_flipped_bytes_in_cached_radii_are_detected_and_recomputed(pair, tmp_pat
     again = evaluate(ref, sample, RandomCNNExtractor(), EvalSettings(), cache).to_dict()
     assert calls["n"] == 1
     assert (again["precision"], again["recall"]) == (first["precision"], first["recall"])
+
+
+def test_hdf5_never_parses_a_cache_file_that_fails_its_checksum(pair, tmp_path, monkeypatch):
+    ref, sample = pair
+    cache = FeatureCache(tmp_path / "cache")
+    first = evaluate(ref, sample, RandomCNNExtractor(), EvalSettings(), cache).to_dict()
+    entries = sorted((cache.root / "features").glob("*.h5")) + sorted((cache.root / "radii").glob("*.h5"))
+    assert len(entries) == 3
+    for path in entries:
+        with h5py.File(path, "r") as f:  # still plain HDF5 for any tool
+            assert f.userblock_size == 512
+        data = bytearray(path.read_bytes())
+        data[512:520] = b"garbage!"  # the HDF5 signature itself: a file HDF5 would choke on
+        path.write_bytes(bytes(data))
+    opened = []
+    real_file = cache_mod.h5py.File
+
+    def recording(name, *args, **kwargs):
+        opened.append(name)
+        return real_file(name, *args, **kwargs)
+
+    monkeypatch.setattr(cache_mod.h5py, "File", recording)
+    again = evaluate(ref, sample, RandomCNNExtractor(), EvalSettings(), cache).to_dict()
+    assert not again["sample"]["features_from_cache"] and not again["reference"]["features_from_cache"]
+    assert again["precision"] == first["precision"] and again["fid"] == first["fid"]
+    # Only the rebuilt entries' in-memory images were opened, never a file from disk.
+    assert opened and all(isinstance(name, io.BytesIO) for name in opened)
+
+
+def test_a_resealed_file_is_still_checked_inside(pair, tmp_path):
+    ref, sample = pair
+    cache = FeatureCache(tmp_path / "cache")
+    evaluate(ref, sample, RandomCNNExtractor(), EvalSettings(), cache).to_dict()
+    entries = sorted((cache.root / "features").glob("*.h5"))
+    for path in entries:
+        _overwrite_floats(path, "pool", np.full(16, 1e10))
+        reseal(path)  # the user block now vouches for the damaged bytes: the arrays' own SHA-256 still refuses them
+    again = evaluate(ref, sample, RandomCNNExtractor(), EvalSettings(), cache).to_dict()
+    assert not again["sample"]["features_from_cache"] and not again["reference"]["features_from_cache"]
 
 
 def test_a_damaged_checkpoint_is_extracted_again_on_resume(tmp_path, monkeypatch):

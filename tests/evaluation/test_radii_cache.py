@@ -18,6 +18,7 @@ from benchmark.evaluation.settings import EvalSettings
 from benchmark.extractors.base import ExtractorOptions
 from benchmark.extractors.registry import build_extractor
 from benchmark.io.npz import inspect_archive
+from tests.evaluation.cachefiles import reseal
 
 
 @pytest.fixture()
@@ -60,6 +61,7 @@ def test_a_tampered_radii_file_is_recomputed(setup):
     (path,) = _radii_files(cache)
     with h5py.File(path, "r+") as f:
         f["radii"][0] = np.nan
+    reseal(path)  # the checksum vouches for the edit: the radii's own checks still refuse them
     assert evaluate(ref, sample, extractor, EvalSettings(), cache).to_dict()["recall"] == expected["recall"]
     info = inspect_archive(ref)
     key = CacheKey.of(hashlib.sha256(ref.read_bytes()).hexdigest(), info.num_images, extractor.info)
@@ -67,6 +69,7 @@ def test_a_tampered_radii_file_is_recomputed(setup):
     assert stored is not None and np.isfinite(stored).all()
     with h5py.File(path, "r+") as f:
         f.attrs["k"] = 5  # written for another k: not trusted
+    reseal(path)  # even with a checksum that matches the edited file
     assert cache.load_radii(key, 3, "gpu-tf") is None and not path.exists()
 
 
