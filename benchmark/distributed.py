@@ -1,7 +1,9 @@
-"""torch.distributed at the edge: initialise from torchrun's environment, shard ranges, gather arrays in order."""
+"""torch.distributed at the edge: initialise from torchrun's environment, shard ranges, gather arrays in order,
+and let rank 0 decide for all (a refusal reaches every rank, so none waits at a barrier for one that left)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,6 +11,7 @@ import torch
 import torch.distributed as dist
 
 from benchmark.device import local_rank, world_size
+from benchmark.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -71,3 +74,20 @@ def gather_rows(array: np.ndarray, world: World) -> np.ndarray:
 def barrier(world: World) -> None:
     if world.size > 1:
         dist.barrier()
+
+
+def main_decides(world: World, attempt: Callable[[], None]) -> None:
+    """Run `attempt` on rank 0 only and share its outcome: an InputError it raises is raised on every rank."""
+    error: InputError | None = None
+    if world.is_main:
+        try:
+            attempt()
+        except InputError as err:
+            error = err
+    if world.size > 1:
+        outcome = [None if error is None else (error.message, error.path)]
+        dist.broadcast_object_list(outcome, src=0)
+        if error is None and outcome[0] is not None:
+            error = InputError(*outcome[0])
+    if error is not None:
+        raise error

@@ -31,7 +31,7 @@ from benchmark.diffusion.guidance import classifier_cond_fn
 from benchmark.diffusion.respacing import Respacing
 from benchmark.diffusion.rng import SampleRNG
 from benchmark.diffusion.sampling import Sampler, ddim_sample_loop, ddpm_sample_loop
-from benchmark.distributed import World, barrier, init_from_env
+from benchmark.distributed import World, barrier, init_from_env, main_decides
 from benchmark.errors import InputError
 from benchmark.io.atomic import atomic_path, sha256_file, write_json_atomic
 from benchmark.io.json_input import reusable_json_object
@@ -303,30 +303,34 @@ def sample(
     log = RunLog(run.log_path, reporter) if world.is_main else (lambda message: None)
     started = time.perf_counter()
 
-    loaded = load_run_model(run, resolved, dev, log)
-    loaded.model.to(dev).eval()
-    diffusion = GaussianDiffusion.from_config(loaded.diffusion.respaced(resolved.respacing))
-    cond_fn = None
-    classifier_info = None
-    num_classes = loaded.num_classes
-    if resolved.guidance_scale != 0:
-        assert resolved.classifier_run is not None
-        classifier, classifier_info = load_classifier(RunDir(Path(resolved.classifier_run)), dev)
-        classifier.to(dev).eval()
-        ccfg = classifier.config
-        if ccfg.image_size != loaded.image_size or ccfg.in_channels != loaded.channels:
-            raise InputError(f"the classifier sees {ccfg.image_size}px x {ccfg.in_channels} channels, the model makes "
-                             f"{loaded.image_size}px x {loaded.channels}", resolved.classifier_run)  # fmt: skip
-        if num_classes is not None and ccfg.num_classes != num_classes:
-            raise InputError(f"classifier has {ccfg.num_classes} classes, the model {num_classes}", resolved.classifier_run)
-        num_classes = ccfg.num_classes
-        cond_fn = classifier_cond_fn(classifier, resolved.guidance_scale)
-    shape = (loaded.image_size, loaded.image_size, loaded.channels)
-    labelled = num_classes is not None
     with contextlib.ExitStack() as stack:
-        if world.is_main:  # checked and locked by rank 0, which alone writes the record and merges
+
+        def claim() -> None:  # by rank 0, which alone writes the record and merges; before the model is loaded
             check_writable_dir(out.path, "sample directory")
             stack.enter_context(exclusive(out.lock, run.path, f"admbench sample {tag}"))
+
+        main_decides(world, claim)
+        loaded = load_run_model(run, resolved, dev, log)
+        loaded.model.to(dev).eval()
+        diffusion = GaussianDiffusion.from_config(loaded.diffusion.respaced(resolved.respacing))
+        cond_fn = None
+        classifier_info = None
+        num_classes = loaded.num_classes
+        if resolved.guidance_scale != 0:
+            assert resolved.classifier_run is not None
+            classifier, classifier_info = load_classifier(RunDir(Path(resolved.classifier_run)), dev)
+            classifier.to(dev).eval()
+            ccfg = classifier.config
+            if ccfg.image_size != loaded.image_size or ccfg.in_channels != loaded.channels:
+                raise InputError(f"the classifier sees {ccfg.image_size}px x {ccfg.in_channels} channels, the model "
+                                 f"makes {loaded.image_size}px x {loaded.channels}", resolved.classifier_run)  # fmt: skip
+            if num_classes is not None and ccfg.num_classes != num_classes:
+                raise InputError(f"classifier has {ccfg.num_classes} classes, the model {num_classes}",
+                                 resolved.classifier_run)  # fmt: skip
+            num_classes = ccfg.num_classes
+            cond_fn = classifier_cond_fn(classifier, resolved.guidance_scale)
+        shape = (loaded.image_size, loaded.image_size, loaded.channels)
+        labelled = num_classes is not None
         shards = shard_ranges(resolved.num_samples, shard_size)
         missing = [r for r in shards if _read_shard(out.shard(r), r, shape, labelled) is None]
         mine = missing[world.rank :: world.size]

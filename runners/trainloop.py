@@ -25,7 +25,7 @@ import torch.distributed as dist
 from torch import nn
 
 from benchmark.device import rank_device
-from benchmark.distributed import World, barrier, init_from_env
+from benchmark.distributed import World, barrier, init_from_env, main_decides
 from benchmark.errors import InputError
 from benchmark.io.outputs import check_writable_dir
 from benchmark.progress import QuietReporter, Reporter
@@ -211,17 +211,18 @@ def claimed_run(target: RunDir, config: AnyRunConfig, world: World) -> Iterator[
     """Make the run directory (rank 0 writes config.json first) and hold its training lock for the block.
 
     The config is checked again under the lock (another process may have made the directory meanwhile). A
-    directory that cannot be written, or that another training process holds, is an InputError.
+    directory that cannot be written, or that another training process holds, is an InputError on every rank.
     """
-    if not world.is_main:
-        barrier(world)
-        target.create(config)  # checks the config only (the directory exists now)
-        yield
-        return
-    check_writable_dir(target.path, "run directory")
-    with exclusive(target.train_lock, target.path, f"admbench train {target.name}"):
-        target.create(config)
-        barrier(world)
+    with contextlib.ExitStack() as stack:
+
+        def claim() -> None:
+            check_writable_dir(target.path, "run directory")
+            stack.enter_context(exclusive(target.train_lock, target.path, f"admbench train {target.name}"))
+            target.create(config)
+
+        main_decides(world, claim)
+        if not world.is_main:
+            target.create(config)  # checks the config only (the directory exists now)
         yield
 
 

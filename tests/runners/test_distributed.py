@@ -17,6 +17,7 @@ from benchmark.diffusion.respacing import Respacing
 from benchmark.diffusion.sampling import Sampler
 from runners.config import SampleConfig, run_config_from_dict
 from runners.rundir import RunDir
+from runners.runlock import exclusive
 from runners.sample import sample
 from runners.train import train
 
@@ -25,12 +26,13 @@ from tests.runners.conftest import REPO, load_state, tiny_run_dict
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _torchrun(*args: str) -> subprocess.CompletedProcess:
+def _torchrun(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            str(REPO / "cli.py"), *args, "--quiet"]  # fmt: skip
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    if ok:
+        assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
 
@@ -63,3 +65,18 @@ def test_two_processes_match_one(tiny_npz, tmp_path):
     double = copy / "samples" / single.parent.name / single.name
     with np.load(single) as s, np.load(double) as d:
         assert np.array_equal(s["arr_0"], d["arr_0"]) and np.array_equal(s["arr_1"], d["arr_1"])
+
+
+def test_a_refusal_by_rank_0_reaches_every_rank(tiny_npz, tmp_path):
+    """A locked sample directory is refused on both ranks with the same line (rank 1 does not wait at a barrier
+    for a rank 0 that has left); no shard is written."""
+    data = tiny_run_dict(tiny_npz, class_cond=True, milestones=[2], checkpoint_every=2)
+    run = train(run_config_from_dict(data), tmp_path / "runs")
+    tag = "step0000002-model-ddim-ddim2-eta0-g0-seed0-n4"
+    with exclusive(run / "samples" / f"{tag}.lock", run, "a test"):
+        proc = _torchrun("sample", str(run), "--num-samples", "4", "--sampler", "ddim", "--respacing", "ddim2",
+                         "--no-ema", ok=False)  # fmt: skip
+    assert proc.returncode != 0
+    refusals = [line for line in proc.stderr.splitlines() if line.startswith("error: ") and "is in use by" in line]
+    assert len(refusals) == 2 and refusals[0] == refusals[1], proc.stderr[-3000:]
+    assert not (run / "samples" / tag).exists()

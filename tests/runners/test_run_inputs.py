@@ -157,6 +157,19 @@ def test_a_second_sampler_of_the_same_archive_is_refused_naming_the_holder(train
     assert other.exit_code == 0, other.output
 
 
+def test_a_refused_sampler_loads_no_model(trained, tmp_path, holder, monkeypatch):
+    import runners.sample
+
+    run = _copy(trained, tmp_path)
+    tag = "step0000002-model-ddim-ddim2-eta0-g0-seed0-n2"
+    holder(run / "samples" / f"{tag}.lock", run, f"admbench sample {tag}")
+    loads = []
+    monkeypatch.setattr(runners.sample, "load_run_model", lambda *args: loads.append(args))
+    _one_line_exit_2(_invoke("sample", run, "--num-samples", 2, "--sampler", "ddim", "--respacing", "ddim2", "--no-ema",
+                             "--quiet"))  # fmt: skip
+    assert loads == []  # refused before the weights were read
+
+
 def test_a_second_trainer_of_a_run_is_refused(trained, tiny_npz, tmp_path, holder):
     run = _copy(trained, tmp_path)
     config = tmp_path / "longer.json"
