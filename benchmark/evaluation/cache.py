@@ -36,7 +36,7 @@ _KINDS = ("pool", "spatial", "logits")
 _CHUNK_NAME = re.compile(r"(\d{12})-(\d{12})\.h5")
 _USERBLOCK = 512  # the smallest HDF5 user block
 _MAGIC = b"admbench-cache sha256 "
-_HEADER = re.compile(rb"admbench-cache sha256 ([0-9a-f]{64})\n\x00*")
+_HEADER = re.compile(re.escape(_MAGIC) + rb"([0-9a-f]{64})\n\x00*")
 
 
 class CacheUnusable(Exception):
