@@ -41,6 +41,17 @@ def _sample_record(archive: Path, archive_sha256: str) -> dict[str, Any]:
     return data
 
 
+def check_run_archive(archive: str | Path, ref: str | Path, reporter: Reporter | None = None) -> tuple[str, str]:
+    """(REF, ARCHIVE) SHA-256 after checking that the archive's sample record, if any, describes these bytes.
+
+    Lets a caller check every archive of a run before it writes the first metrics file."""
+    archive, ref = Path(archive), Path(ref)
+    reporter = reporter or QuietReporter()
+    hashes = archive_sha256(ref, reporter), archive_sha256(archive, reporter)
+    _sample_record(archive, hashes[1])
+    return hashes
+
+
 def _matches(existing: dict[str, Any], sample_sha256: str, ref_sha256: str, extractor_name: str, backend: str,
              bootstrap: int, selection: MetricSelection) -> bool:
     try:
@@ -74,12 +85,13 @@ def evaluate_run_archive(
     compile_network: bool = False,
     use_cache: bool = True,
     selection: MetricSelection | None = None,
+    hashes: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """Evaluate `archive` against `ref` with extractor `extractor_name`; write and return metrics/<tag>.json.
 
     An existing metrics file is returned as is when it was computed from the same archives (the SHA-256 of their
     bytes, not the zip's CRCs, which a rotted or altered file can keep), extractor, backend, bootstrap setting and
-    metric selection (default: the paper's five)."""
+    metric selection (default: the paper's five). `hashes`: (REF, ARCHIVE) SHA-256 from `check_run_archive`."""
     run, archive, ref = RunDir(Path(run_dir)), Path(archive), Path(ref)
     reporter = reporter or QuietReporter()
     run_config = run.config.to_dict()
@@ -92,7 +104,8 @@ def evaluate_run_archive(
     out_path = run.metrics(tag)
     existing = reusable_json_object(out_path)
     # Hashed once: the up-to-date check and, when it fails, the evaluation use the same digests.
-    hashes = archive_sha256(ref, reporter), archive_sha256(archive, reporter)
+    if hashes is None:
+        hashes = archive_sha256(ref, reporter), archive_sha256(archive, reporter)
     sample_json = _sample_record(archive, hashes[1])
     if existing is not None and _matches(existing, hashes[1], hashes[0], extractor_name, backend, bootstrap,
                                          selection):  # fmt: skip

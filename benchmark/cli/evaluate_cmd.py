@@ -150,13 +150,13 @@ def _evaluate_run_dir(ref: Path, run_dir: Path, options: EvalOptions, fmt: str, 
                       quiet: bool) -> None:  # fmt: skip
     """Evaluate every finished sample archive of a run into RUN/metrics/<tag>.json (all inputs checked first)."""
     from benchmark.errors import InputError
-    from benchmark.evaluation.evaluator import check_cache_dir
+    from benchmark.evaluation.evaluator import build_evaluator, check_cache_dir
     from benchmark.evaluation.formatting import render
     from benchmark.io.atomic import write_text_atomic
     from benchmark.io.npz import inspect_archive
     from benchmark.io.outputs import probe_writable_directory
     from benchmark.progress import make_reporter
-    from runners.evaluate_run import evaluate_run_archive
+    from runners.evaluate_run import check_run_archive, evaluate_run_archive
     from runners.rundir import RunDir
 
     run = RunDir(run_dir)
@@ -175,6 +175,12 @@ def _evaluate_run_dir(ref: Path, run_dir: Path, options: EvalOptions, fmt: str, 
     probe_writable_directory(run.metrics_dir)
     check_cache_dir(options)
     reporter = make_reporter(quiet)
+    # Every archive's labels, size and sample record are checked before the first metrics file is written.
+    checker = build_evaluator(options)
+    hashes = {}
+    for archive in archives:
+        checker.check(ref, archive)
+        hashes[archive] = check_run_archive(archive, ref, reporter)
     texts = []
     for archive in archives:
         tag = archive.parent.name
@@ -182,7 +188,7 @@ def _evaluate_run_dir(ref: Path, run_dir: Path, options: EvalOptions, fmt: str, 
             run_dir, archive, ref, options.extractor, tag, device=options.device, reporter=reporter,
             cache_dir=options.cache_dir, batch_size=options.batch_size, weights_path=options.weights_path,
             backend=options.backend, compile_network=options.compile, use_cache=options.use_cache,
-            selection=options.selection,
+            selection=options.selection, hashes=hashes[archive],
         )
         texts.append((f"## {tag}\n\n" if fmt in ("text", "markdown") else "") + render(result, fmt))
     text = "\n".join(texts)

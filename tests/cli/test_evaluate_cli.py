@@ -278,6 +278,25 @@ def test_run_directory_is_evaluated_into_metrics_files(archives, tmp_path):
     assert bad.exit_code == 2 and "not a run directory" in bad.output
 
 
+@pytest.mark.parametrize("problem", ["too-few-images", "record-of-another-archive"])
+def test_a_run_directory_is_checked_whole_before_any_metrics_file_is_written(archives, tmp_path, problem):
+    ref, sample = archives
+    run = fake_run(tmp_path, "tiny-1234512345", "a-good", sample)
+    bad = run / "samples" / "b-bad"
+    bad.mkdir()
+    images = np.load(sample)["arr_0"]
+    if problem == "too-few-images":  # precision/recall with k=3 needs at least 4
+        write_archive(bad / "samples_3x24x24x3.npz", images[:3])
+        expected = "holds 3 images"
+    else:
+        write_archive(bad / "samples_90x24x24x3.npz", images[::-1].copy())
+        (bad / "sample.json").write_text(json.dumps({"sha256": "0" * 64}))
+        expected = "sample record describes another archive"
+    out = invoke(["evaluate", str(ref), str(run), *EXTRACTOR], tmp_path)
+    assert out.exit_code == 2 and expected in out.output
+    assert not (run / "metrics" / "a-good.json").exists()  # the sorted-first, valid archive was not evaluated
+
+
 def test_run_directory_evaluation_uses_the_given_inception_file(archives, tmp_path):
     ref, sample = archives
     run = fake_run(tmp_path, "tiny-abcdefabcd", "t", sample)
