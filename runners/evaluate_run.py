@@ -41,15 +41,14 @@ def _sample_record(archive: Path, archive_sha256: str) -> dict[str, Any]:
     return data
 
 
-def check_run_archive(archive: str | Path, ref: str | Path, reporter: Reporter | None = None) -> tuple[str, str]:
-    """(REF, ARCHIVE) SHA-256 after checking that the archive's sample record, if any, describes these bytes.
+def check_run_archive(archive: str | Path, reporter: Reporter | None = None) -> str:
+    """ARCHIVE's SHA-256 after checking that its sample record, if any, describes these bytes.
 
     Lets a caller check every archive of a run before it writes the first metrics file."""
-    archive, ref = Path(archive), Path(ref)
-    reporter = reporter or QuietReporter()
-    hashes = archive_sha256(ref, reporter), archive_sha256(archive, reporter)
-    _sample_record(archive, hashes[1])
-    return hashes
+    archive = Path(archive)
+    digest = archive_sha256(archive, reporter or QuietReporter())
+    _sample_record(archive, digest)
+    return digest
 
 
 def _matches(existing: dict[str, Any], sample_sha256: str, ref_sha256: str, extractor_name: str, backend: str,
@@ -91,7 +90,8 @@ def evaluate_run_archive(
 
     An existing metrics file is returned as is when it was computed from the same archives (the SHA-256 of their
     bytes, not the zip's CRCs, which a rotted or altered file can keep), extractor, backend, bootstrap setting and
-    metric selection (default: the paper's five). `hashes`: (REF, ARCHIVE) SHA-256 from `check_run_archive`."""
+    metric selection (default: the paper's five). `hashes`: (REF, ARCHIVE) SHA-256 already computed, the
+    archive's by `check_run_archive`."""
     run, archive, ref = RunDir(Path(run_dir)), Path(archive), Path(ref)
     reporter = reporter or QuietReporter()
     run_config = run.config.to_dict()

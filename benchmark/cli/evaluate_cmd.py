@@ -151,6 +151,7 @@ def _evaluate_run_dir(ref: Path, run_dir: Path, options: EvalOptions, fmt: str, 
     """Evaluate every finished sample archive of a run into RUN/metrics/<tag>.json (all inputs checked first)."""
     from benchmark.errors import InputError
     from benchmark.evaluation.evaluator import build_evaluator, check_cache_dir
+    from benchmark.evaluation.extract import archive_sha256
     from benchmark.evaluation.formatting import render
     from benchmark.io.atomic import write_text_atomic
     from benchmark.io.npz import inspect_archive
@@ -177,10 +178,11 @@ def _evaluate_run_dir(ref: Path, run_dir: Path, options: EvalOptions, fmt: str, 
     reporter = make_reporter(quiet)
     # Every archive's labels, size and sample record are checked before the first metrics file is written.
     checker = build_evaluator(options)
+    ref_sha256 = archive_sha256(ref, reporter)
     hashes = {}
     for archive in archives:
         checker.check(ref, archive)
-        hashes[archive] = check_run_archive(archive, ref, reporter)
+        hashes[archive] = ref_sha256, check_run_archive(archive, reporter)
     texts = []
     for archive in archives:
         tag = archive.parent.name
