@@ -3,10 +3,10 @@
 The JSON is `benchmark.evaluation.evaluate.evaluate`'s result (metrics, extractor name and weights
 sha256, reference and sample fingerprints, settings, versions) plus "run" {dir, hash, config},
 "sample_config" and "milestone" (from the archive's sample.json when there is one, so seeds and sampler
-settings travel with the numbers) and, with `bootstrap > 0`, "ci95" and "bootstrap": percentile intervals of
+settings travel with the numbers) and, with a bootstrap, "ci95" and "bootstrap": percentile intervals of
 every metric and their replicates (benchmark.evaluation.bootstrap). An existing metrics file for the same archive
-and reference bytes (their SHA-256), extractor, bootstrap setting and metric selection (`--metrics`) is returned
-as is.
+and reference bytes (their SHA-256), extractor (name, weights sha256, backend), bootstrap setting and metric
+selection (`--metrics`) is returned as is.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import InputError
-from benchmark.evaluation.evaluator import EvalOptions, bootstrap_settings, build_evaluator
+from benchmark.evaluation.evaluator import Evaluator
 from benchmark.evaluation.extract import archive_sha256
 from benchmark.evaluation.selection import MetricSelection
 from benchmark.io.atomic import write_json_atomic
@@ -51,52 +51,46 @@ def check_run_archive(archive: str | Path, reporter: Reporter | None = None) -> 
     return digest
 
 
-def _matches(existing: dict[str, Any], sample_sha256: str, ref_sha256: str, extractor_name: str, backend: str,
-             bootstrap: int, selection: MetricSelection) -> bool:
+def _matches(existing: dict[str, Any], hashes: tuple[str, str], evaluator: Evaluator) -> bool:
+    """Whether `existing` was computed from these (REF, ARCHIVE) bytes by this extractor with these settings."""
+    info = evaluator.extractor.info
     try:
+        recorded = existing["extractor"]
         same = (
-            existing["sample"]["sha256"] == sample_sha256
-            and existing["reference"]["sha256"] == ref_sha256
-            and existing["extractor"]["name"] == extractor_name
-            and str(existing["extractor"]["backend"]).split("+")[0] == backend  # torch+compile serves torch
+            existing["sample"]["sha256"] == hashes[1]
+            and existing["reference"]["sha256"] == hashes[0]
+            and recorded["name"] == info.name
+            and recorded["weights_sha256"] == info.weights_sha256
+            # torch+compile serves torch: compiling changes the features by ~2e-7, not what they measure
+            and str(recorded["backend"]).split("+")[0] == info.backend.split("+")[0]
         )
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, AttributeError):
         return False
     boot = existing.get("bootstrap", {}).get("resamples", 0) if isinstance(existing.get("bootstrap"), dict) else 0
+    wanted = evaluator.bootstrap.resamples if evaluator.bootstrap is not None else 0
     # A file without a selection was computed with the paper's five only.
     chosen = existing.get("metric_selection", MetricSelection().to_dict())
-    return same and boot == bootstrap and chosen == selection.to_dict()
+    return same and boot == wanted and chosen == evaluator.selection.to_dict()
 
 
 def evaluate_run_archive(
     run_dir: str | Path,
     archive: str | Path,
     ref: str | Path,
-    extractor_name: str,
     tag: str,
-    device: str = "cpu",
-    bootstrap: int = 0,
+    evaluator: Evaluator,
     reporter: Reporter | None = None,
-    cache_dir: str | Path | None = None,
-    batch_size: int = 64,
-    weights_path: str | Path | None = None,
-    backend: str = "torch",
-    compile_network: bool = False,
-    use_cache: bool = True,
-    selection: MetricSelection | None = None,
     hashes: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate `archive` against `ref` with extractor `extractor_name`; write and return metrics/<tag>.json.
+    """Evaluate `archive` against `ref` with `evaluator`; write and return metrics/<tag>.json.
 
     An existing metrics file is returned as is when it was computed from the same archives (the SHA-256 of their
-    bytes, not the zip's CRCs, which a rotted or altered file can keep), extractor, backend, bootstrap setting and
-    metric selection (default: the paper's five). `hashes`: (REF, ARCHIVE) SHA-256 already computed, the
+    bytes, not the zip's CRCs, which a rotted or altered file can keep), extractor (name, weights sha256,
+    backend), bootstrap setting and metric selection. `hashes`: (REF, ARCHIVE) SHA-256 already computed, the
     archive's by `check_run_archive`."""
     run, archive, ref = RunDir(Path(run_dir)), Path(archive), Path(ref)
     reporter = reporter or QuietReporter()
     run_config = run.config.to_dict()
-    boot = bootstrap_settings(bootstrap)
-    selection = selection or MetricSelection()
     if not tag or "/" in tag or tag.startswith("."):
         raise InputError(f"metrics tag must be a plain file name, got {tag!r}")
     inspect_archive(archive)  # both archives are checked before any work
@@ -107,18 +101,11 @@ def evaluate_run_archive(
     if hashes is None:
         hashes = archive_sha256(ref, reporter), archive_sha256(archive, reporter)
     sample_json = _sample_record(archive, hashes[1])
-    if existing is not None and _matches(existing, hashes[1], hashes[0], extractor_name, backend, bootstrap,
-                                         selection):  # fmt: skip
+    if existing is not None and _matches(existing, hashes, evaluator):
         reporter.log(f"{out_path} is up to date")
         return existing
 
-    options = EvalOptions(
-        extractor=extractor_name, backend=backend, weights_path=None if weights_path is None else Path(weights_path),
-        compile=compile_network, device=device, batch_size=batch_size,
-        cache_dir=None if cache_dir is None else Path(cache_dir), use_cache=use_cache, selection=selection,
-        bootstrap=boot,
-    )
-    evaluation = build_evaluator(options).evaluate(ref, archive, reporter, hashes=hashes)
+    evaluation = evaluator.evaluate(ref, archive, reporter, hashes=hashes)
 
     result = {
         **evaluation.to_dict(),

@@ -22,6 +22,7 @@ from benchmark.data.reference_manifest import record_file
 from benchmark.data.registry import open_dataset
 from benchmark.distributed import World, barrier, init_from_env
 from benchmark.errors import InputError
+from benchmark.evaluation.evaluator import EvalOptions, bootstrap_settings, build_evaluator
 from benchmark.extractors.base import ExtractorOptions
 from benchmark.extractors.registry import build_extractor
 from benchmark.io.atomic import write_json_atomic
@@ -170,8 +171,9 @@ def _run_stage(p: Plan, stage: Stage, options: ReproduceOptions, world: World, r
                 raise InputError("no sample archive to evaluate; rerun to sample it", sample_dir.path)
             ref = p.stage(stage.reference)
             assert isinstance(ref, ReferenceStage)
-            evaluate_run_archive(run_dir, archives[0], ref.path, stage.extractor, sample_dir.tag, options.device,
-                                 stage.bootstrap, reporter)  # fmt: skip
+            evaluator = build_evaluator(EvalOptions(extractor=stage.extractor, device=options.device,
+                                                    bootstrap=bootstrap_settings(stage.bootstrap)))  # fmt: skip
+            evaluate_run_archive(run_dir, archives[0], ref.path, sample_dir.tag, evaluator, reporter)
     barrier(world)
 
 

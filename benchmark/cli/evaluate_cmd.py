@@ -177,21 +177,16 @@ def _evaluate_run_dir(ref: Path, run_dir: Path, options: EvalOptions, fmt: str, 
     check_cache_dir(options)
     reporter = make_reporter(quiet)
     # Every archive's labels, size and sample record are checked before the first metrics file is written.
-    checker = build_evaluator(options)
+    evaluator = build_evaluator(options)
     ref_sha256 = archive_sha256(ref, reporter)
     hashes = {}
     for archive in archives:
-        checker.check(ref, archive)
+        evaluator.check(ref, archive)
         hashes[archive] = ref_sha256, check_run_archive(archive, reporter)
     texts = []
     for archive in archives:
         tag = archive.parent.name
-        result = evaluate_run_archive(
-            run_dir, archive, ref, options.extractor, tag, device=options.device, reporter=reporter,
-            cache_dir=options.cache_dir, batch_size=options.batch_size, weights_path=options.weights_path,
-            backend=options.backend, compile_network=options.compile, use_cache=options.use_cache,
-            selection=options.selection, hashes=hashes[archive],
-        )
+        result = evaluate_run_archive(run_dir, archive, ref, tag, evaluator, reporter, hashes[archive])
         texts.append((f"## {tag}\n\n" if fmt in ("text", "markdown") else "") + render(result, fmt))
     text = "\n".join(texts)
     if output is None:

@@ -48,6 +48,7 @@ class RandomCNNExtractor(FeatureExtractor):
 
     def __init__(self, device: str = "cpu", batch_size: int = 256, seed: int = _SEED) -> None:
         weights = _make_weights(seed)
+        self._seed = seed
         self._digest = _weights_digest(weights)
         self._device = torch.device(device)
         self._batch_size = batch_size
@@ -59,7 +60,7 @@ class RandomCNNExtractor(FeatureExtractor):
             name=NAME,
             description=SUMMARY,
             weights_sha256=self._digest,
-            weights_source=f"numpy PCG64 seed {_SEED}",
+            weights_source=f"numpy PCG64 seed {self._seed}",
             backend="torch",
             pool_dim=_WIDTHS[-1],
             spatial_dim=4 * 4 * _SPATIAL_CHANNELS,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import zipfile
@@ -14,8 +15,10 @@ import pytest
 from benchmark.diffusion.respacing import Respacing
 from benchmark.diffusion.sampling import Sampler
 from benchmark.errors import InputError
+from benchmark.evaluation.evaluator import EvalOptions, Evaluator, bootstrap_settings, build_evaluator
 from benchmark.evaluation.metrics import frechet_distance
 from benchmark.extractors.base import ExtractorOptions
+from benchmark.extractors.random_cnn import RandomCNNExtractor
 from benchmark.extractors.registry import build_extractor
 from benchmark.io.atomic import write_json_atomic
 from benchmark.io.npz import inspect_archive
@@ -28,6 +31,11 @@ from tests.runners.conftest import tiny_run_dict
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 EXTRACTOR = "random-cnn-test"
+
+
+def _evaluator(tmp_path: Path, name: str = EXTRACTOR, bootstrap: int = 0) -> Evaluator:
+    return build_evaluator(EvalOptions(extractor=name, cache_dir=tmp_path / "cache",
+                                       bootstrap=bootstrap_settings(bootstrap)))  # fmt: skip
 
 
 @pytest.fixture()
@@ -50,7 +58,7 @@ def run_with_archive(tiny_npz, tmp_path):
 
 def test_metrics_file_holds_results_and_provenance(run_with_archive, tmp_path):
     config, run, archive, ref, sample_config = run_with_archive
-    result = evaluate_run_archive(run, archive, ref, EXTRACTOR, sample_tag(sample_config), cache_dir=tmp_path / "cache")
+    result = evaluate_run_archive(run, archive, ref, sample_tag(sample_config), _evaluator(tmp_path))
     path = run / "metrics" / f"{sample_tag(sample_config)}.json"
     assert json.loads(path.read_text()) == json.loads(json.dumps(result))
     assert result["run"]["hash"] == run.name[-10:] and result["run"]["config"] == config.to_dict()
@@ -67,15 +75,15 @@ def test_metrics_file_holds_results_and_provenance(run_with_archive, tmp_path):
 
     # A matching result is returned as is; another archive is evaluated afresh.
     stamp = path.stat().st_mtime_ns
-    assert evaluate_run_archive(run, archive, ref, EXTRACTOR, sample_tag(sample_config), cache_dir=tmp_path / "cache") == result
+    assert evaluate_run_archive(run, archive, ref, sample_tag(sample_config), _evaluator(tmp_path)) == result
     assert path.stat().st_mtime_ns == stamp
     np.savez(archive, np.random.default_rng(2).integers(0, 256, (12, 8, 8, 3), dtype=np.uint8))
-    again = evaluate_run_archive(run, archive, ref, EXTRACTOR, sample_tag(sample_config), cache_dir=tmp_path / "cache")
+    again = evaluate_run_archive(run, archive, ref, sample_tag(sample_config), _evaluator(tmp_path))
     assert again["sample"]["fingerprint"] != result["sample"]["fingerprint"]
 
     # Bootstrap interval: the percentile interval of FIDs of resampled sample features, centred on the full-set
     # FID (an independent loop that draws one resample at a time from the same seed).
-    boot = evaluate_run_archive(run, archive, ref, EXTRACTOR, "boot", bootstrap=25, cache_dir=tmp_path / "cache")
+    boot = evaluate_run_archive(run, archive, ref, "boot", _evaluator(tmp_path, bootstrap=25))
     with np.load(archive) as s:
         fs = extractor.extract(s["arr_0"]).pool.astype(np.float64)
     mu, sigma = fr.mean(0), np.cov(fr, rowvar=False)
@@ -92,14 +100,29 @@ def test_metrics_file_holds_results_and_provenance(run_with_archive, tmp_path):
     assert all(len(v) == 25 for v in boot["bootstrap"]["replicates"].values())
 
 
+def test_a_result_of_other_extractor_weights_is_computed_again(run_with_archive, tmp_path):
+    """Same extractor name, other weights (another seed of the test CNN): the stored file is not reused."""
+    _, run, archive, ref, sample_config = run_with_archive
+    tag = sample_tag(sample_config)
+    first = evaluate_run_archive(run, archive, ref, tag, _evaluator(tmp_path))
+    built = _evaluator(tmp_path)
+    other = dataclasses.replace(built, extractor=RandomCNNExtractor(seed=1))
+    assert other.extractor.info.name == first["extractor"]["name"]
+    again = evaluate_run_archive(run, archive, ref, tag, other)
+    assert again["extractor"]["weights_sha256"] == other.extractor.info.weights_sha256
+    assert again["extractor"]["weights_sha256"] != first["extractor"]["weights_sha256"]
+    assert again["fid"] != first["fid"]
+    assert json.loads((run / "metrics" / f"{tag}.json").read_text()) == json.loads(json.dumps(again))
+
+
 def test_bad_arguments_are_input_errors(run_with_archive, tmp_path):
     _, run, archive, ref, _ = run_with_archive
     with pytest.raises(InputError, match="not a run directory"):
-        evaluate_run_archive(tmp_path / "nowhere", archive, ref, EXTRACTOR, "x")
+        evaluate_run_archive(tmp_path / "nowhere", archive, ref, "x", _evaluator(tmp_path))
     with pytest.raises(InputError, match="tag"):
-        evaluate_run_archive(run, archive, ref, EXTRACTOR, "../x")
+        evaluate_run_archive(run, archive, ref, "../x", _evaluator(tmp_path))
     with pytest.raises(InputError, match="unknown feature extractor"):
-        evaluate_run_archive(run, archive, ref, "no-such-extractor", "x", cache_dir=tmp_path / "cache")
+        evaluate_run_archive(run, archive, ref, "x", _evaluator(tmp_path, "no-such-extractor"))
 
 
 def _solve_gf2(vectors: list[int], target: int) -> int:
@@ -149,19 +172,19 @@ def _other_images_same_crc(archive: Path) -> None:
 def test_an_archive_changed_under_the_same_crc_is_evaluated_again(run_with_archive, tmp_path, changed):
     _, run, archive, ref, sample_config = run_with_archive
     tag = sample_tag(sample_config)
-    first = evaluate_run_archive(run, archive, ref, EXTRACTOR, tag, cache_dir=tmp_path / "cache")
+    first = evaluate_run_archive(run, archive, ref, tag, _evaluator(tmp_path))
     path = archive if changed == "sample" else ref
     fingerprint = inspect_archive(path).fast_key
     _other_images_same_crc(path)
     assert inspect_archive(path).fast_key == fingerprint  # the zip directory cannot tell the files apart
-    again = evaluate_run_archive(run, archive, ref, EXTRACTOR, tag, cache_dir=tmp_path / "cache")
+    again = evaluate_run_archive(run, archive, ref, tag, _evaluator(tmp_path))
     assert again[changed]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest() != first[changed]["sha256"]
     assert again["fid"] != first["fid"]
     assert json.loads((run / "metrics" / f"{tag}.json").read_text()) == json.loads(json.dumps(again))
 
 
 @pytest.mark.parametrize("record", ["{not json", '["a list"]', "other-sha"])
-def test_a_sample_record_that_is_unreadable_or_names_another_archive_is_refused(run_with_archive, record):
+def test_a_sample_record_that_is_unreadable_or_names_another_archive_is_refused(run_with_archive, tmp_path, record):
     _, run, archive, ref, sample_config = run_with_archive
     path = archive.parent / "sample.json"
     if record == "other-sha":
@@ -170,6 +193,6 @@ def test_a_sample_record_that_is_unreadable_or_names_another_archive_is_refused(
     else:
         path.write_text(record)
     with pytest.raises(InputError) as err:
-        evaluate_run_archive(run, archive, ref, EXTRACTOR, sample_tag(sample_config))
+        evaluate_run_archive(run, archive, ref, sample_tag(sample_config), _evaluator(tmp_path))
     assert "sample.json" in str(err.value)
     assert not RunDir(run).metrics(sample_tag(sample_config)).exists()  # nothing written: wrong or no provenance
