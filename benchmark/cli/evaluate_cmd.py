@@ -104,7 +104,7 @@ def evaluate(
 
     SAMPLE may also be a run directory: every finished archive under RUN/samples/<tag>/ is evaluated and its
     result written to RUN/metrics/<tag>.json (with the run's config, seeds and sampler settings, and the extras
-    --metrics asks for; an up-to-date file computed with the same --metrics is kept).
+    --metrics asks for; a file computed from the same archive bytes, extractor weights and --metrics is kept).
 
     \b
     Examples:
